@@ -1,0 +1,58 @@
+# biotoken: PGXS build, plus `make test`, `make demo` and `make fuzz`.
+
+EXTENSION = biotoken
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" extension/$(EXTENSION).control)
+
+MODULE_big = biotoken
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
+DATA = $(sort $(wildcard extension/$(EXTENSION)--*.sql))
+PGFILEDESC = "biotoken - field-level biometric tokenization"
+
+PG_CPPFLAGS = -I$(srcdir)/extension
+PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith -Wendif-labels -Wformat-security
+SHLIB_LINK = -lcrypto
+
+# pg_regress tests, in order (sql/NAME.sql, expected/NAME.out)
+REGRESS = setup template_io template_match
+REGRESS_OPTS = --inputdir=.
+
+EXTRA_CLEAN = $(EXTENSION).control results/ regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifeq ($(PGXS),)
+# `make test` and `make demo` install PostgreSQL first; nothing else
+# works without it.
+ifeq ($(filter test demo,$(MAKECMDGOALS)),)
+$(error pg_config not found: install postgresql-server-dev-15, or run `make test`)
+endif
+else
+include $(PGXS)
+endif
+
+# PGXS installs $(EXTENSION).control from the top level.
+$(EXTENSION).control: extension/$(EXTENSION).control
+	cp $< $@
+
+all: $(EXTENSION).control
+
+.PHONY: test demo fuzz print-regress print-version
+
+# Install what is needed, build, install, run every test on a throwaway
+# server with biotoken preloaded; ends with "N passed, N failed".
+test:
+	bash tests/harness/run_tests.sh
+
+# The same set-up, then a narrated walk through the product.
+demo:
+	bash tests/harness/demo.sh
+
+# libFuzzer targets for the text and binary parsers.
+fuzz:
+	bash tests/fuzz/run.sh
+
+print-regress:
+	@echo $(REGRESS)
+
+print-version:
+	@echo $(EXTVERSION)

@@ -1,0 +1,224 @@
+\echo Use "CREATE EXTENSION biotoken" to load this file. \quit
+
+-- ====================================================================
+-- Schema, roles and the preload check
+-- ====================================================================
+
+-- The administrative objects live in the schema "biotoken"; the type,
+-- functions and operators in the extension's schema.
+DO $$
+BEGIN
+	IF pg_catalog.current_schema() IS DISTINCT FROM 'biotoken'
+	   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace
+					   WHERE nspname = 'biotoken') THEN
+		CREATE SCHEMA biotoken;
+	END IF;
+END
+$$;
+
+CREATE FUNCTION biotoken.library_version() RETURNS text
+	AS 'MODULE_PATHNAME', 'biotoken_library_version'
+	LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION biotoken.library_version() IS
+	'version of the loaded biotoken library';
+
+-- Fails with SQLSTATE 55000 and a hint if biotoken was not preloaded.
+SELECT biotoken.library_version();
+
+DO $$
+DECLARE
+	r text;
+BEGIN
+	FOREACH r IN ARRAY ARRAY['biotoken_admin', 'biotoken_auditor', 'biotoken_matcher']
+	LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+		END IF;
+	END LOOP;
+END
+$$;
+
+GRANT USAGE ON SCHEMA biotoken TO PUBLIC;
+
+-- ====================================================================
+-- The biometric type (template.c)
+-- ====================================================================
+
+CREATE TYPE @extschema@.biometric;
+
+CREATE FUNCTION @extschema@.biometric_in(cstring) RETURNS @extschema@.biometric
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.biometric_out(@extschema@.biometric) RETURNS cstring
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.biometric_recv(internal) RETURNS @extschema@.biometric
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION @extschema@.biometric_send(@extschema@.biometric) RETURNS bytea
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE TYPE @extschema@.biometric (
+	INPUT = @extschema@.biometric_in,
+	OUTPUT = @extschema@.biometric_out,
+	RECEIVE = @extschema@.biometric_recv,
+	SEND = @extschema@.biometric_send,
+	INTERNALLENGTH = VARIABLE,
+	STORAGE = main
+);
+COMMENT ON TYPE @extschema@.biometric IS
+	'protected biometric template: salted, keyed sign bits of a face embedding, never the embedding itself';
+COMMENT ON FUNCTION @extschema@.biometric_in(cstring) IS
+	'input function of biometric: accepts only the bt1 text form';
+COMMENT ON FUNCTION @extschema@.biometric_out(@extschema@.biometric) IS
+	'output function of biometric: the bt1 text form';
+COMMENT ON FUNCTION @extschema@.biometric_recv(internal) IS
+	'binary input function of biometric';
+COMMENT ON FUNCTION @extschema@.biometric_send(@extschema@.biometric) IS
+	'binary output function of biometric';
+
+CREATE FUNCTION @extschema@.biometric_enroll(embedding float4[])
+	RETURNS @extschema@.biometric
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.biometric_enroll(float4[]) IS
+	'turn a raw embedding into a protected template (newest key, fresh salt)';
+
+CREATE CAST (float4[] AS @extschema@.biometric)
+	WITH FUNCTION @extschema@.biometric_enroll(float4[]) AS ASSIGNMENT;
+COMMENT ON CAST (float4[] AS @extschema@.biometric) IS
+	'enrollment: the assignment cast turns an embedding into a template';
+
+CREATE FUNCTION @extschema@.biometric_info(t @extschema@.biometric,
+	OUT format int, OUT key_id int, OUT dims int, OUT bits int, OUT model text)
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.biometric_info(@extschema@.biometric) IS
+	'format version, key id, dimensions, bit count and model profile of a template';
+
+CREATE FUNCTION @extschema@.biometric_rekey(t @extschema@.biometric)
+	RETURNS @extschema@.biometric
+	AS 'MODULE_PATHNAME' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.biometric_rekey(@extschema@.biometric) IS
+	're-salt a template under the newest key, without the raw embedding';
+
+-- ====================================================================
+-- Matching (template.c)
+-- ====================================================================
+
+CREATE FUNCTION @extschema@.biometric_verify(t @extschema@.biometric, probe float4[])
+	RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.biometric_verify(@extschema@.biometric, float4[]) IS
+	'whether the probe matches the template at biotoken.match_threshold';
+
+CREATE FUNCTION @extschema@.biometric_verify(t @extschema@.biometric, probe float4[],
+	max_distance float8)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.biometric_verify(@extschema@.biometric, float4[], float8) IS
+	'whether the probe matches the template at the given maximum distance';
+
+CREATE FUNCTION @extschema@.biometric_distance(t @extschema@.biometric, probe float4[])
+	RETURNS float8
+	AS 'MODULE_PATHNAME' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.biometric_distance(@extschema@.biometric, float4[]) IS
+	'distance (0..1) between a template and a probe; for biotoken_matcher';
+
+CREATE FUNCTION @extschema@.biometric_distance(t @extschema@.biometric, u @extschema@.biometric)
+	RETURNS float8
+	AS 'MODULE_PATHNAME', 'biometric_distance_template'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.biometric_distance(@extschema@.biometric, @extschema@.biometric) IS
+	'distance (0..1) between two templates of the same key; for biotoken_matcher';
+
+CREATE OPERATOR @extschema@.<~> (
+	LEFTARG = @extschema@.biometric,
+	RIGHTARG = float4[],
+	FUNCTION = @extschema@.biometric_distance
+);
+COMMENT ON OPERATOR @extschema@.<~> (@extschema@.biometric, float4[]) IS
+	'distance between a template and a probe, for ORDER BY ... LIMIT k';
+
+CREATE OPERATOR @extschema@.<~> (
+	LEFTARG = @extschema@.biometric,
+	RIGHTARG = @extschema@.biometric,
+	FUNCTION = @extschema@.biometric_distance,
+	COMMUTATOR = OPERATOR(@extschema@.<~>)
+);
+COMMENT ON OPERATOR @extschema@.<~> (@extschema@.biometric, @extschema@.biometric) IS
+	'distance between two templates';
+
+-- A score lets an attacker hill-climb towards a face: scores are for
+-- biotoken_matcher only; verify (yes or no) stays open.
+REVOKE ALL ON FUNCTION @extschema@.biometric_distance(@extschema@.biometric, float4[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.biometric_distance(@extschema@.biometric, @extschema@.biometric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.biometric_distance(@extschema@.biometric, float4[]) TO biotoken_matcher;
+GRANT EXECUTE ON FUNCTION @extschema@.biometric_distance(@extschema@.biometric, @extschema@.biometric) TO biotoken_matcher;
+
+-- ====================================================================
+-- Model profiles (models.c)
+-- ====================================================================
+
+CREATE TABLE biotoken.model_profiles (
+	model_id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name text NOT NULL UNIQUE CHECK (name <> '' AND length(name) < 64),
+	dims int NOT NULL CHECK (dims BETWEEN 1 AND 16000),
+	mean float4[] NOT NULL CHECK (array_ndims(mean) = 1
+								  AND array_length(mean, 1) = dims
+								  AND array_position(mean, NULL) IS NULL),
+	registered_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	registered_by name NOT NULL DEFAULT session_user
+);
+COMMENT ON TABLE biotoken.model_profiles IS
+	'model profiles: the mean embedding of a face model, subtracted before projection; append-only';
+SELECT pg_catalog.pg_extension_config_dump('biotoken.model_profiles', '');
+SELECT pg_catalog.pg_extension_config_dump('biotoken.model_profiles_model_id_seq', '');
+GRANT SELECT (model_id, name, dims, registered_at, registered_by)
+	ON biotoken.model_profiles TO PUBLIC;
+
+-- Templates record their profile's id: a profile must never change.
+CREATE FUNCTION biotoken.model_profiles_append_only() RETURNS trigger
+	LANGUAGE plpgsql
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+BEGIN
+	RAISE EXCEPTION 'model profiles cannot be changed or removed'
+		USING ERRCODE = '42501',
+			  DETAIL = 'Templates record the profile they were enrolled with.',
+			  HINT = 'Register a new profile under a new name.';
+END
+$$;
+COMMENT ON FUNCTION biotoken.model_profiles_append_only() IS
+	'refuses UPDATE, DELETE and TRUNCATE on biotoken.model_profiles';
+CREATE TRIGGER model_profiles_append_only
+	BEFORE UPDATE OR DELETE ON biotoken.model_profiles
+	FOR EACH ROW EXECUTE FUNCTION biotoken.model_profiles_append_only();
+CREATE TRIGGER model_profiles_no_truncate
+	BEFORE TRUNCATE ON biotoken.model_profiles
+	FOR EACH STATEMENT EXECUTE FUNCTION biotoken.model_profiles_append_only();
+
+CREATE FUNCTION biotoken.register_model(name text, dims int, mean float4[])
+	RETURNS int
+	AS 'MODULE_PATHNAME', 'biotoken_register_model'
+	LANGUAGE C STRICT VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION biotoken.register_model(text, int, float4[]) IS
+	'register a model profile (mean embedding) for biotoken.model; returns its id';
+REVOKE ALL ON FUNCTION biotoken.register_model(text, int, float4[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biotoken.register_model(text, int, float4[]) TO biotoken_admin;
+
+-- ====================================================================
+-- Classification (labels.c)
+-- ====================================================================
+
+-- ====================================================================
+-- Audit grants (grants.c)
+-- ====================================================================
+
+-- ====================================================================
+-- The guard (guard.c)
+-- ====================================================================
+
+-- ====================================================================
+-- The access log (audit.c, audit_worker.c)
+-- ====================================================================
+
+-- ====================================================================
+-- Discovery (discover.c)
+-- ====================================================================

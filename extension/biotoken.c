@@ -1,0 +1,84 @@
+/*-------------------------------------------------------------------------
+ *
+ * biotoken.c
+ *	  Module entry point of biotoken: field-level biometric tokenization.
+ *
+ * _PG_init defines the settings, then, only when the library is loaded from
+ * shared_preload_libraries, loads the keys and installs the hooks, shared
+ * memory and background worker of the other modules, in a fixed order.
+ * Loaded any other way (a plain LOAD, or CREATE EXTENSION on a server that
+ * did not preload it) it installs nothing, and every SQL entry point raises
+ * 55000 through bt_require_preloaded(), as pg_stat_statements does.
+ *
+ * IDENTIFICATION
+ *	  extension/biotoken.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+
+#include "biotoken.h"
+#include "guc.h"
+#include "keys.h"
+
+PG_MODULE_MAGIC;
+
+PG_FUNCTION_INFO_V1(biotoken_library_version);
+
+#define BT_LIBRARY_VERSION	"1.0"
+
+bool		bt_preloaded = false;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	/* 1. settings: defined and reserved however the library is loaded */
+	bt_guc_init();
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	/* pg_upgrade runs no statement that needs the keys or the guard */
+	if (IsBinaryUpgrade)
+		return;
+
+	/* 2. keys: the server does not start without them */
+	bt_keys_load();
+
+	bt_preloaded = true;
+}
+
+/*
+ * bt_require_preloaded
+ *		Throw 55000 unless the library came from shared_preload_libraries.
+ *		Every SQL entry point calls it first.
+ */
+void
+bt_require_preloaded(void)
+{
+	if (unlikely(!bt_preloaded))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("biotoken must be loaded via \"shared_preload_libraries\""),
+				 errhint("Add biotoken to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * SQL: biotoken.library_version() -> text
+ *
+ * The version of the loaded library.  The install script calls it first, so
+ * CREATE EXTENSION fails with a clear error on a server that did not
+ * preload biotoken.
+ */
+Datum
+biotoken_library_version(PG_FUNCTION_ARGS)
+{
+	bt_require_preloaded();
+	PG_RETURN_TEXT_P(cstring_to_text(BT_LIBRARY_VERSION));
+}

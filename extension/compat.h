@@ -1,0 +1,32 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *	  Every PostgreSQL version test of biotoken, as small macros.
+ *
+ * biotoken targets PostgreSQL 15 and is kept ready for 16 and 17.  Code
+ * outside this header never tests PG_VERSION_NUM; it uses the wrappers
+ * below, so a port to a new major version touches one file.
+ *
+ * IDENTIFICATION
+ *	  extension/compat.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef BIOTOKEN_COMPAT_H
+#define BIOTOKEN_COMPAT_H
+
+#include "postgres.h"
+
+#if PG_VERSION_NUM < 150000
+#error "biotoken requires PostgreSQL 15 or later"
+#endif
+
+/*
+ * PostgreSQL 16 moved the permission-check information out of the range
+ * table into RTEPermissionInfo and changed ExecutorCheckPerms_hook.
+ */
+#if PG_VERSION_NUM >= 160000
+#define BT_HAVE_PERMINFO 1
+#endif
+
+#endif							/* BIOTOKEN_COMPAT_H */

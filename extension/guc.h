@@ -1,0 +1,52 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.h
+ *	  The biotoken.* settings: C variables and accessors.
+ *
+ * IDENTIFICATION
+ *	  extension/guc.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef BIOTOKEN_GUC_H
+#define BIOTOKEN_GUC_H
+
+typedef enum BtScope
+{
+	BT_SCOPE_STATEMENT,
+	BT_SCOPE_TRANSACTION
+} BtScope;
+
+/* Key sources (postmaster); never hold key bytes, only where to find them. */
+extern char *bt_key_file;
+extern char *bt_key_command;
+
+/* The guard. */
+extern bool bt_guard;
+extern int	bt_scope;
+
+/* Templates and matching. */
+extern char *bt_template_bits;
+extern char *bt_model;
+extern double bt_match_threshold;
+
+/* Grants and the access log. */
+extern int	bt_max_grant_duration;	/* minutes */
+extern int	bt_audit_timeout;	/* milliseconds */
+extern bool bt_log_reads;
+
+/* Smallest and largest template size, in bits; sizes are multiples of 64. */
+#define BT_MIN_TEMPLATE_BITS	64
+#define BT_MAX_TEMPLATE_BITS	32768
+
+extern void bt_guc_init(void);
+extern int	bt_guc_template_bits(int dims);
+
+/*
+ * Set by an assign hook when biotoken.guard or biotoken.scope changes, so
+ * the change is written to the access log at the next safe point (assign
+ * hooks must not do I/O).
+ */
+extern bool bt_guc_setting_changed;
+
+#endif							/* BIOTOKEN_GUC_H */
