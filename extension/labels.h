@@ -13,6 +13,7 @@
 #define BIOTOKEN_LABELS_H
 
 #include "access/attnum.h"
+#include "nodes/pg_list.h"
 
 /* Categories, as bits so that sets of them are plain ints. */
 typedef enum BtCategory
@@ -26,5 +27,28 @@ typedef enum BtCategory
 #define BT_CAT_ALL	(BT_CAT_BIOMETRIC | BT_CAT_IDENTITY | BT_CAT_FINANCIAL)
 
 extern const char *bt_labels_category_name(int category);
+
+/*
+ * The contract between the guard and classification (labels.c):
+ *
+ * bt_labels_init: registers the "biotoken" label provider and the cache
+ * invalidation callbacks; called from _PG_init when preloaded.
+ *
+ * bt_labels_relation_categories: the union of the categories of every
+ * column of a relation (by type, own label, a parent's label, lineage);
+ * 0 for an unclassified relation.  The guard's fast path: a hash probe
+ * when cached, no allocation.
+ *
+ * bt_labels_column_category: the category of one column (attnum > 0).
+ *
+ * bt_labels_set_lineage: label a column that received data copied from
+ * classified columns ("source" lineage); source_columns is a List of
+ * char * "schema.table.column" for the access log.
+ */
+extern void bt_labels_init(void);
+extern int	bt_labels_relation_categories(Oid relid);
+extern int	bt_labels_column_category(Oid relid, AttrNumber attnum);
+extern void bt_labels_set_lineage(Oid relid, AttrNumber attnum, int categories,
+								  List *source_columns);
 
 #endif							/* BIOTOKEN_LABELS_H */
