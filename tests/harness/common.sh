@@ -48,22 +48,33 @@
 #   restart_server [LINE...]    stop, then start with exactly these LINEs
 #                           (lines of the previous start are not kept).
 #   stop_server             fast shutdown; no-op if not running.
+#   init_cluster            create this shell's cluster (initdb) without
+#                           starting it, e.g. to put files in BT_TMPDIR
+#                           first; start_server calls it when needed.
 #   destroy_cluster         stop and remove this shell's cluster; the next
 #                           start_server makes a fresh one (new initdb).
-#   cleanup_server          destroy_cluster, unless BT_KEEP=1; installed as
-#                           the EXIT trap when this file is sourced.
+#   cleanup_server          destroy_cluster, unless BT_KEEP=1; run from the
+#                           EXIT trap (bt_on_exit) that sourcing installs,
+#                           which also makes the exit status non-zero if a
+#                           TAP assertion failed.
 #   server_log_since_start  the server log written since the last start call.
+#   server_log_has ERE      that log matches the extended regexp ERE.
 #   server_log_tail [N]     the last N (default 40) lines of the server log.
 #   as_postgres CMD...      run CMD as the postgres user (root cannot run
 #                           the server), in the cluster's directory.
 #   make_key_file PATH [MODE] [KEYID]  write a random key file owned by
 #                           postgres; prints the key's hex on stdout.
 #   bt_psql ARGS...         "${BT_PSQL[@]}" ARGS...
+#   create_test_embedding_fn [DB]  create test_embedding(seed int,
+#                           dims int DEFAULT 128) -> float4[]: deterministic
+#                           pseudo-random embeddings; different seeds are
+#                           nearly orthogonal.
 #   TAP: tap_plan N; tap_ok DESC CMD...; tap_not DESC CMD...;
 #        tap_is GOT WANT DESC; tap_pass DESC; tap_fail DESC [DIAG...];
 #        tap_diag MSG...; tap_bail MSG
 #
 # A script that needs its own EXIT trap must call cleanup_server from it.
+
 
 BT_HARNESS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BT_ROOT="$(cd "$BT_HARNESS_DIR/../.." && pwd)"
@@ -85,7 +96,7 @@ BT_PACKAGES=(
     postgresql-15 postgresql-server-dev-15
     postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
     postgresql-15-pgaudit
-    util-linux coreutils procps
+    util-linux coreutils
 )
 
 BT_PSQL=(psql -X -q -v ON_ERROR_STOP=1)
@@ -192,6 +203,18 @@ bt_psql() {
     "${BT_PSQL[@]}" "$@"
 }
 
+create_test_embedding_fn() {
+    bt_psql -d "${1:-$PGDATABASE}" <<'SQL'
+-- fract(sin(x) * 43758.5453): a well-known cheap hash; values in [-0.5, 0.5)
+CREATE FUNCTION test_embedding(seed int, dims int DEFAULT 128) RETURNS float4[]
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT array_agg((h.x - floor(h.x) - 0.5)::float4 ORDER BY i)
+    FROM generate_series(1, dims) AS i,
+         LATERAL (SELECT sin(seed * 7919.0 + i * 104.729) * 43758.5453 AS x) AS h
+$$;
+SQL
+}
+
 # Quote a value for postgresql.conf.
 bt_conf_quote() {
     printf "'%s'" "${1//\'/\'\'}"
@@ -236,8 +259,12 @@ bt_pick_port() {
 
 # Create this shell's cluster: a mktemp directory owned by postgres with
 # the data directory, the socket directory, the log and a key file.
-bt_init_cluster() {
+# Does nothing if this shell already has one.
+init_cluster() {
     local out
+    if [[ -n "$BT_TMPDIR" ]]; then
+        return 0
+    fi
     bt_find_bindir || return 1
     BT_TMPDIR="$(mktemp -d /tmp/biotoken-test.XXXXXX)" || return 1
     BT_PGDATA="$BT_TMPDIR/data"
@@ -307,9 +334,7 @@ try_start_server() {
         bt_say "server already running; use restart_server"
         return 1
     fi
-    if [[ -z "$BT_TMPDIR" ]]; then
-        bt_init_cluster || return 1
-    fi
+    init_cluster || return 1
     for ((attempt = 0; attempt < 5; attempt++)); do
         port="$(bt_pick_port)" || return 1
         bt_write_conf "$port" "$@" || return 1
@@ -390,6 +415,14 @@ server_log_since_start() {
     fi
 }
 
+# server_log_has ERE: the log since the last start matches ERE.  (Not a
+# pipe into grep -q: with pipefail, grep's early exit fails the pipe.)
+server_log_has() {
+    local log
+    log="$(server_log_since_start)"
+    grep -q -E -e "$1" <<<"$log"
+}
+
 server_log_tail() {
     if [[ -n "$BT_LOG" && -f "$BT_LOG" ]]; then
         tail -n "${1:-40}" "$BT_LOG"
@@ -402,6 +435,7 @@ server_log_tail() {
 # early therefore fails even though it printed no "not ok".
 #
 BT_TAP_N=0
+BT_TAP_FAILED=0
 
 tap_plan() {
     printf '1..%d\n' "$1"
@@ -416,6 +450,7 @@ tap_fail() {
     local desc="$1"
     shift
     BT_TAP_N=$((BT_TAP_N + 1))
+    BT_TAP_FAILED=$((BT_TAP_FAILED + 1))
     printf 'not ok %d - %s\n' "$BT_TAP_N" "$desc"
     if (($# > 0)); then
         tap_diag "$@"
@@ -462,7 +497,17 @@ tap_bail() {
     exit 1
 }
 
-# Stop and remove the cluster however the script ends; INT and TERM go
-# through exit so the EXIT trap runs.
-trap cleanup_server EXIT
+# Stop and remove the cluster however the script ends, and make a TAP
+# script that printed "not ok" exit non-zero even if it ran to the end.
+bt_on_exit() {
+    local rc=$?
+    cleanup_server
+    if ((rc == 0 && BT_TAP_FAILED > 0)); then
+        rc=1
+    fi
+    exit "$rc"
+}
+
+# INT and TERM go through exit so the EXIT trap runs.
+trap bt_on_exit EXIT
 trap 'exit 130' INT TERM
