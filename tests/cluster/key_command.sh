@@ -32,22 +32,22 @@ settings_out="$(bt_psql -c 'SELECT * FROM pg_settings')"
 tap_not "the key is not in pg_settings" grep -q -i -F -e "$hex" <<<"$settings_out"
 
 stop_server
-tap_not "a failing key_command stops the start" try_start_server \
+tap_start_fails "a failing key_command stops the start" \
     "biotoken.key_file = ''" \
     "biotoken.key_command = $(bt_conf_quote "cat $BT_TMPDIR/no_such_file")"
 tap_ok "the log says the key command failed" server_log_has 'biotoken.key_command failed'
 
-tap_not "a key_command that exits non-zero after printing a key stops the start" \
-    try_start_server "biotoken.key_file = ''" \
+tap_start_fails "a key_command that exits non-zero after printing a key stops the start" \
+    "biotoken.key_file = ''" \
     "biotoken.key_command = $(bt_conf_quote "cat $keys; exit 3")"
 tap_ok "the log says that command failed" server_log_has 'biotoken.key_command failed'
 
-tap_not "a key_command that prints nothing stops the start" \
-    try_start_server "biotoken.key_file = ''" "biotoken.key_command = 'true'"
+tap_start_fails "a key_command that prints nothing stops the start" \
+    "biotoken.key_file = ''" "biotoken.key_command = 'true'"
 tap_ok "the log says no keys were found" server_log_has 'no keys found'
 
-tap_not "key_file and key_command together stop the start" \
-    try_start_server "biotoken.key_command = $(bt_conf_quote "cat $keys")"
+tap_start_fails "key_file and key_command together stop the start" \
+    "biotoken.key_command = $(bt_conf_quote "cat $keys")"
 tap_ok "the log says they cannot both be set" server_log_has 'cannot both be set'
 
 tap_ok "the server starts again with the working command" start_server "${good[@]}"

@@ -18,13 +18,13 @@ keys="$BT_TMPDIR/perm_keys"
 hex="$(make_key_file "$keys" 0640 7)" || tap_bail "could not write a key file"
 conf="biotoken.key_file = $(bt_conf_quote "$keys")"
 
-tap_not "a 0640 key file stops the server from starting" try_start_server "$conf"
+tap_start_fails "a 0640 key file stops the server from starting" "$conf"
 tap_ok "the log says the key file has group or world access" \
     server_log_has 'biotoken key file ".*perm_keys" has group or world access'
 tap_ok "the log hints at chmod 600" server_log_has 'HINT: .*chmod 600'
 
 chmod 0604 "$keys"
-tap_not "a 0604 key file stops the server from starting" try_start_server "$conf"
+tap_start_fails "a 0604 key file stops the server from starting" "$conf"
 tap_ok "the log says the 0604 key file has group or world access" \
     server_log_has 'has group or world access'
 

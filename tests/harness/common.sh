@@ -70,7 +70,7 @@
 #                           pseudo-random embeddings; different seeds are
 #                           nearly orthogonal.
 #   TAP: tap_plan N; tap_ok DESC CMD...; tap_not DESC CMD...;
-#        tap_is GOT WANT DESC; tap_pass DESC; tap_fail DESC [DIAG...];
+#        tap_start_fails DESC [LINE...]; tap_is GOT WANT DESC; tap_pass DESC; tap_fail DESC [DIAG...];
 #        tap_diag MSG...; tap_bail MSG
 #
 # A script that needs its own EXIT trap must call cleanup_server from it.
@@ -479,6 +479,20 @@ tap_not() {
     shift
     if "$@"; then
         tap_fail "$desc" "command unexpectedly succeeded: $*"
+    else
+        tap_pass "$desc"
+    fi
+}
+
+# tap_start_fails DESC [LINE...]: passes if the server refuses to start
+# with these settings.  A server that does start is stopped again, so the
+# next start in the script is a real attempt, not "already running".
+tap_start_fails() {
+    local desc="$1"
+    shift
+    if try_start_server "$@"; then
+        stop_server
+        tap_fail "$desc" "the server started"
     else
         tap_pass "$desc"
     fi
