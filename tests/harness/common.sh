@@ -74,6 +74,15 @@
 #        tap_diag MSG...; tap_bail MSG
 #
 # A script that needs its own EXIT trap must call cleanup_server from it.
+#
+# Writing a cluster test (tests/cluster/NAME.sh, executable): source this
+# file, print the plan with tap_plan, then start_server / restart_server /
+# tap_start_fails and tap_* assertions against this script's own cluster;
+# tap_bail when going on makes no sense.  run_tests.sh runs it with
+# BT_DESTDIR and PG_CONFIG passed on and BT_SKIP_PACKAGES=BT_SKIP_BUILD=1,
+# and counts its "ok N" / "not ok N" lines against the plan.  To run one
+# alone after a build and install:
+#   BT_DESTDIR=/tmp/bt-inst tests/cluster/NAME.sh
 
 
 BT_HARNESS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

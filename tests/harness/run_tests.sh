@@ -104,7 +104,8 @@ count_tap() {
     fails=$((fails + extra))
     PASSED=$((PASSED + ok))
     FAILED=$((FAILED + fails))
-    echo "harness: $name: $ok passed, $fails failed"
+    # Not "N passed, N failed": that form is kept for the one closing line.
+    echo "harness: $name: passed $ok, failed $fails"
 }
 
 # ---------------------------------------------------------------- set-up
@@ -194,7 +195,7 @@ if want_suite regress; then
         fi
         PASSED=$((PASSED + r_ok))
         FAILED=$((FAILED + r_fail))
-        echo "harness: pg_regress: $r_ok passed, $r_fail failed"
+        echo "harness: pg_regress: passed $r_ok, failed $r_fail"
         if ((r_fail > 0)); then
             MAIN_SERVER_FAILED=1
             if [[ -s "$OUTPUTDIR/regression.diffs" ]]; then
