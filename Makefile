@@ -13,7 +13,7 @@ PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith -Wendif-labels -Wformat-s
 SHLIB_LINK = -lcrypto
 
 # pg_regress tests, in order (sql/NAME.sql, expected/NAME.out)
-REGRESS = setup template_io template_match
+REGRESS = setup gucs template_io template_match
 REGRESS_OPTS = --inputdir=.
 
 EXTRA_CLEAN = $(EXTENSION).control results/ regression.diffs regression.out

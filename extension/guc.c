@@ -202,9 +202,9 @@ bt_guc_init(void)
 
 	DefineCustomStringVariable("biotoken.model",
 							   "Sets the model profile used to enroll embeddings.",
-							   "The profile's mean is subtracted from every embedding before it is projected.",
+							   "The profile's mean is subtracted from every embedding before it is projected; \"none\" uses no profile.",
 							   &bt_model,
-							   "",
+							   "none",
 							   PGC_USERSET,
 							   0,
 							   NULL,
