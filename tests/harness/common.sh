@@ -23,6 +23,9 @@
 #   BT_EXTRA_CONF     postgresql.conf lines (newline-separated) added to every
 #                     start, before the per-call lines of start_server.
 #   BT_KEEP           1 = keep each cluster's temporary directory on exit.
+#   BT_KEY_HEX        64 hex digits: the key (id 1) of the key file every new
+#                     cluster gets; default a fresh random key per cluster.
+#                     run_tests.sh fixes it for the pg_regress/pgTAP server.
 #   BT_OUTPUTDIR      where pg_regress writes results/ and regression.diffs
 #                     (default: the repository top, as with installcheck).
 #
@@ -62,8 +65,9 @@
 #   server_log_tail [N]     the last N (default 40) lines of the server log.
 #   as_postgres CMD...      run CMD as the postgres user (root cannot run
 #                           the server), in the cluster's directory.
-#   make_key_file PATH [MODE] [KEYID]  write a random key file owned by
-#                           postgres; prints the key's hex on stdout.
+#   make_key_file PATH [MODE] [KEYID] [HEX]  write a key file owned by
+#                           postgres (random key unless HEX); prints the
+#                           key's hex on stdout.
 #   bt_psql ARGS...         "${BT_PSQL[@]}" ARGS...
 #   create_test_embedding_fn [DB]  create test_embedding(seed int,
 #                           dims int DEFAULT 128) -> float4[]: deterministic
@@ -235,15 +239,20 @@ bt_random_hex() {
 }
 
 #
-# make_key_file PATH [MODE] [KEYID]
+# make_key_file PATH [MODE] [KEYID] [HEX]
 #	Write a key file ("<key id> <64 hex digits>") owned by postgres with
-#	the given mode (default 0600) and key id (default 1).  Prints the
-#	key's hex digits so tests can look for leaks of it.
+#	the given mode (default 0600), key id (default 1) and key (default
+#	random).  Prints the key's hex digits so tests can look for leaks.
 #
 make_key_file() {
-    local path="$1" mode="${2:-0600}" keyid="${3:-1}" hex
-    hex="$(bt_random_hex)" || return 1
-    ((${#hex} == 64)) || return 1
+    local path="$1" mode="${2:-0600}" keyid="${3:-1}" hex="${4:-}"
+    if [[ -z "$hex" ]]; then
+        hex="$(bt_random_hex)" || return 1
+    fi
+    if [[ ! "$hex" =~ ^[0-9a-fA-F]{64}$ ]]; then
+        bt_say "a key must be 64 hex digits"
+        return 1
+    fi
     (umask 077 && printf '%s %s\n' "$keyid" "$hex" >"$path") || return 1
     if ((EUID == 0)); then
         chown postgres:postgres "$path" || return 1
@@ -297,7 +306,7 @@ init_cluster() {
     printf "\ninclude 'biotoken_harness.conf'\n" >>"$BT_PGDATA/postgresql.conf" || return 1
     # Key id 1, outside the data directory, as a DBA would set it up;
     # tests of the generated key file override biotoken.key_file.
-    make_key_file "$BT_KEY_FILE" 0600 1 >/dev/null || return 1
+    make_key_file "$BT_KEY_FILE" 0600 1 "${BT_KEY_HEX:-}" >/dev/null || return 1
 }
 
 # Write the settings of one start: harness defaults, then BT_EXTRA_CONF,

@@ -124,6 +124,13 @@ if [[ "${BT_SKIP_BUILD:-0}" != 1 ]]; then
     fi
 fi
 
+# The pg_regress and pgTAP server gets a fixed, published key so that
+# anything a test prints that depends on the key (which neighbours come
+# after the true match, say) is the same on every run and machine.  Only
+# this shell's server: BT_KEY_HEX is not exported, so the cluster tests
+# keep a fresh random key each.  Never use this key outside tests.
+BT_KEY_HEX="${BT_KEY_HEX:-cadae4bb36383eb032d67f2444c5b965f9dddc852d20238f0be37a1afd080c1a}"
+
 SERVER_OK=0
 if want_suite regress || want_suite pgtap; then
     if start_server; then
