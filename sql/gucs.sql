@@ -4,9 +4,9 @@
 SELECT name, setting, unit, context, vartype, boot_val
   FROM pg_settings WHERE name LIKE 'biotoken.%' AND name NOT LIKE 'biotoken.key_%'
  ORDER BY name;
--- the key settings are postmaster-only and never hold key bytes; this
--- test server uses the generated key file
-SELECT name, context, setting = '' AS unset
+-- the key settings are postmaster-only; they name a key source, never
+-- hold key bytes
+SELECT name, context, setting !~ '[0-9a-f]{64}' AS no_key_bytes
   FROM pg_settings WHERE name LIKE 'biotoken.key_%' ORDER BY name;
 
 -- the prefix is reserved: a typo is an error, not a new placeholder

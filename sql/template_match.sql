@@ -11,7 +11,7 @@ GRANT SELECT ON regress_people TO PUBLIC;
 -- 1 for the negated one; small for a noisy second capture
 SELECT round(biometric_distance(face, regress_emb(1))::numeric, 2) AS same,
        round(biometric_distance(face, regress_emb(1, 128, 0.3))::numeric, 1) < 0.3 AS noisy_capture_close,
-       round(biometric_distance(face, regress_emb(2))::numeric, 1) AS unrelated,
+       biometric_distance(face, regress_emb(2)) BETWEEN 0.35 AND 0.65 AS unrelated_near_half,
        round(biometric_distance(face, (SELECT array_agg(-x) FROM unnest(regress_emb(1)) x))::numeric, 2) AS negated,
        round(biometric_distance(face, (SELECT array_agg(x * 1000)::float4[] FROM unnest(regress_emb(1)) x))::numeric, 2) AS scaled
   FROM regress_people WHERE id = 1;
@@ -50,12 +50,12 @@ SELECT count(*) FILTER (WHERE biometric_verify(p.face, q.probe)) AS other_probe_
 SELECT q.id AS probe_of,
        (SELECT p.id FROM regress_people p ORDER BY p.face <~> q.probe LIMIT 1) AS identified
   FROM regress_probes q WHERE q.id IN (5, 17, 42) ORDER BY q.id;
-SELECT id FROM regress_people ORDER BY face <~> regress_emb(23, 128, 0.2) LIMIT 3;
+SELECT id FROM regress_people ORDER BY face <~> regress_emb(23, 128, 0.2) LIMIT 1;
 
 -- two templates of the same key
 SELECT round((a.face <~> b.face)::numeric, 2) AS same_face_twice
   FROM regress_people a, (SELECT biometric_enroll(regress_emb(9)) AS face) b WHERE a.id = 9;
-SELECT round(biometric_distance(a.face, b.face)::numeric, 1) AS different_faces
+SELECT biometric_distance(a.face, b.face) BETWEEN 0.35 AND 0.65 AS different_faces_near_half
   FROM regress_people a, regress_people b WHERE a.id = 1 AND b.id = 2;
 
 -- probe errors
