@@ -94,6 +94,13 @@ BT_ROOT="$(cd "$BT_HARNESS_DIR/../.." && pwd)"
 PG_CONFIG="${PG_CONFIG:-pg_config}"
 BT_PRELOAD="${BT_PRELOAD-biotoken}"
 
+# make install runs in BT_ROOT and the server has another working
+# directory: a relative BT_DESTDIR would mean three different places.
+if [[ -n "${BT_DESTDIR:-}" && "$BT_DESTDIR" != /* ]]; then
+    BT_DESTDIR="$PWD/$BT_DESTDIR"
+    export BT_DESTDIR
+fi
+
 # Messages the tests grep for are English; the C.UTF-8 locale is built
 # into Debian 12's libc, so it exists even on a bare system.
 export LC_ALL=C.UTF-8
