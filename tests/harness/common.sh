@@ -181,8 +181,10 @@ ensure_packages() {
     fi
     bt_say "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q || return 1
-    apt-get install -y -q --no-install-recommends "${missing[@]}" || return 1
+    # Wait for a dpkg lock held by another apt run instead of failing.
+    apt-get -o DPkg::Lock::Timeout=300 update -q || return 1
+    apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends \
+        "${missing[@]}" || return 1
 }
 
 #
