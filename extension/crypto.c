@@ -167,29 +167,15 @@ bt_crypto_random(uint8 *buf, size_t len)
 
 #ifdef BT_AESNI
 
-/* one step of the AES-256 key schedule for even round keys */
+/*
+ * One step of the AES-256 key schedule: prev XOR its three left shifts by a
+ * word, XOR the (already broadcast) key-generation assist word.
+ */
 static inline BT_AESNI_TARGET __m128i
-aesni_expand_even(__m128i prev, __m128i assist)
+aesni_expand(__m128i prev, __m128i assist)
 {
 	__m128i		t;
 
-	assist = _mm_shuffle_epi32(assist, 0xff);
-	t = _mm_slli_si128(prev, 4);
-	prev = _mm_xor_si128(prev, t);
-	t = _mm_slli_si128(t, 4);
-	prev = _mm_xor_si128(prev, t);
-	t = _mm_slli_si128(t, 4);
-	prev = _mm_xor_si128(prev, t);
-	return _mm_xor_si128(prev, assist);
-}
-
-/* one step of the AES-256 key schedule for odd round keys */
-static inline BT_AESNI_TARGET __m128i
-aesni_expand_odd(__m128i prev, __m128i assist)
-{
-	__m128i		t;
-
-	assist = _mm_shuffle_epi32(assist, 0xaa);
 	t = _mm_slli_si128(prev, 4);
 	prev = _mm_xor_si128(prev, t);
 	t = _mm_slli_si128(t, 4);
@@ -208,11 +194,15 @@ aesni_key_schedule(const uint8 *key, uint8 *round_keys)
 
 	rk[0] = _mm_loadu_si128((const __m128i *) key);
 	rk[1] = _mm_loadu_si128((const __m128i *) (key + 16));
-	/* _mm_aeskeygenassist_si128 needs a constant round constant */
+	/*
+	 * Even round keys use RotWord(SubWord()) of the previous key's last word
+	 * with a round constant, odd ones SubWord() alone; the intrinsics need
+	 * the constants at compile time, hence the macro.
+	 */
 #define BT_EXPAND(n, rcon) \
-	rk[n] = aesni_expand_even(rk[n - 2], _mm_aeskeygenassist_si128(rk[n - 1], rcon)); \
+	rk[n] = aesni_expand(rk[n - 2], _mm_shuffle_epi32(_mm_aeskeygenassist_si128(rk[n - 1], rcon), 0xff)); \
 	if ((n) + 1 < 15) \
-		rk[(n) + 1] = aesni_expand_odd(rk[n - 1], _mm_aeskeygenassist_si128(rk[n], 0x00))
+		rk[(n) + 1] = aesni_expand(rk[n - 1], _mm_shuffle_epi32(_mm_aeskeygenassist_si128(rk[n], 0x00), 0xaa))
 	BT_EXPAND(2, 0x01);
 	BT_EXPAND(4, 0x02);
 	BT_EXPAND(6, 0x04);
@@ -342,7 +332,12 @@ mask_cipher(const BtKey *key)
 			memcmp(a, b, sizeof(a)) == 0)
 			mc->use_aesni = true;
 		else
+		{
 			explicit_bzero(mc->round_keys, sizeof(mc->round_keys));
+			/* a bug, not a user error: say so, and stay correct */
+			ereport(WARNING,
+					(errmsg("biotoken AES-NI self-test failed; using OpenSSL for salt masks")));
+		}
 		explicit_bzero(a, sizeof(a));
 		explicit_bzero(b, sizeof(b));
 	}
