@@ -1288,8 +1288,8 @@ bt_labels_object_relabel(const ObjectAddress *object, const char *seclabel)
 	if (object->objectSubId < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot label system column of relation \"%s\"",
-						get_rel_name(relid)),
+				 errmsg("cannot label system column \"%s\" of relation \"%s\"",
+						get_attname(relid, attnum, false), get_rel_name(relid)),
 				 errhint("Label the user columns that hold the data.")));
 	if (relid < FirstNormalObjectId)
 		ereport(ERROR,
