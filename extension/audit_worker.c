@@ -933,14 +933,14 @@ biotoken_access_log_append_only(PG_FUNCTION_ARGS)
 	PG_RETURN_NULL();
 }
 
-/* the reason of a break, kept for the result */
+/* the first break found: its id and why (a static string) */
 static void
-note_break(int64 *first_broken, char **reason, int64 id, const char *why)
+note_break(int64 *first_broken, const char **reason, int64 id, const char *why)
 {
 	if (*first_broken != 0)
 		return;
 	*first_broken = id;
-	*reason = pstrdup(why);
+	*reason = why;
 }
 
 /*
@@ -967,7 +967,7 @@ biotoken_verify_access_log(PG_FUNCTION_ARGS)
 	int64		last_id = 0;
 	uint8		last_hash[BT_HMAC_BYTES];
 	int64		first_broken = 0;
-	char	   *reason = NULL;
+	const char *reason = NULL;
 	BtAuditAnchor anchor;
 	TransactionId anchor_xid = InvalidTransactionId;
 	bool		anchor_seen = false;
