@@ -120,9 +120,10 @@ static int	utility_depth = 0;
 /*
  * The settings whose changes are logged.  "logged" is this backend's view
  * of the value last accounted for in the log, and whether that value came
- * from the server-wide configuration.  The initial values are the boot
- * values: a server started with biotoken.guard = off in postgresql.conf
- * logs that once per database, at the first statement.
+ * from the server-wide configuration; a new backend starts from what its
+ * database's log knows (see check_setting).  A server started with
+ * biotoken.guard = off in postgresql.conf logs that once per database, at
+ * the first statement there.
  */
 typedef struct BtLoggedSetting
 {
@@ -1185,13 +1186,24 @@ setting_text(int which, int value)
 	return value == BT_SCOPE_TRANSACTION ? "transaction" : "statement";
 }
 
+/* false until this backend first looked at its settings */
+static bool settings_seen = false;
+
+/* boot values of the logged settings: what a new database's log assumes */
+static const int setting_boot[2] = {1, BT_SCOPE_STATEMENT};
+
 /*
- * One setting: log a change against this backend's last logged value.
- * A change from one server-wide value to another (a reload) is logged once
- * per database: the first backend to notice it claims it in shared memory.
- * A claim whose record fails is given back, so another backend logs it; a
- * claim not yet committed does not stop another backend from logging it
- * too (a duplicate is better than a gap).
+ * One setting.  A server-wide value (postgresql.conf, ALTER SYSTEM, the
+ * command line: what a reload changes in every backend at once) is logged
+ * once per database: when it differs from the server-wide value that
+ * database's log last recorded (kept in shared memory), the first backend
+ * to notice claims it there and logs it, with no statement (none caused
+ * it).  A claim whose record fails is given back, so another backend logs
+ * it; a claim not yet committed does not stop another backend from logging
+ * it too (a duplicate is better than a gap).  Any other change of this
+ * backend's value (SET, RESET, SET LOCAL, a function's SET clause, the end
+ * of either, a startup option, a role or database setting) is logged by
+ * this backend, with the statement during which it was noticed.
  */
 static void
 check_setting(int which, int value)
@@ -1200,49 +1212,57 @@ check_setting(int which, int value)
 	GucSource	source = setting_source(s->name);
 	bool		server_level = (source <= PGC_S_ARGV);
 	bool		claimed = false;
+	bool		server_change = false;
+	int			db_known = setting_boot[which];
+	bool		db_committed = true;
+	int			old;
+	BtAuditDatabase *d;
 	BtAuditRecord rec;
 	StringInfoData detail;
 
-	if (value == s->logged)
+	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+	d = bt_audit_database(MyDatabaseId, true);
+	if (d != NULL)
 	{
+		d->last_used = GetCurrentTimestamp();
+		if (d->srv_valid[which])
+		{
+			db_known = d->srv_value[which];
+			db_committed = d->srv_committed[which];
+		}
+		if (server_level && (value != db_known || !db_committed))
+		{
+			d->srv_valid[which] = true;
+			d->srv_value[which] = value;
+			d->srv_committed[which] = false;
+			claimed = true;
+		}
+	}
+	LWLockRelease(bt_audit_shared->lock);
+
+	/* a new backend's previous value is what its database's log knows */
+	if (!settings_seen)
+	{
+		s->logged = db_known;
+		s->logged_server_level = true;
+	}
+
+	if (server_level)
+		server_change = (value != db_known || !db_committed);
+	if (!server_change &&
+		(value == s->logged || (server_level && s->logged_server_level)))
+	{
+		s->logged = value;
 		s->logged_server_level = server_level;
 		return;
 	}
-
-	if (server_level && s->logged_server_level)
-	{
-		BtAuditDatabase *d;
-		bool		skip = false;
-
-		LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
-		d = bt_audit_database(MyDatabaseId, true);
-		if (d != NULL)
-		{
-			d->last_used = GetCurrentTimestamp();
-			if (d->srv_valid[which] && d->srv_value[which] == value &&
-				d->srv_committed[which])
-				skip = true;
-			else
-			{
-				d->srv_valid[which] = true;
-				d->srv_value[which] = value;
-				d->srv_committed[which] = false;
-				claimed = true;
-			}
-		}
-		LWLockRelease(bt_audit_shared->lock);
-		if (skip)
-		{
-			s->logged = value;
-			return;
-		}
-	}
+	old = server_change ? db_known : s->logged;
 
 	initStringInfo(&detail);
 	appendStringInfoString(&detail, "{\"setting\": ");
 	escape_json(&detail, s->name);
 	appendStringInfo(&detail, ", \"old\": \"%s\", \"new\": \"%s\", \"source\": ",
-					 setting_text(which, s->logged), setting_text(which, value));
+					 setting_text(which, old), setting_text(which, value));
 	escape_json(&detail, source_name(source));
 	appendStringInfoChar(&detail, '}');
 
@@ -1252,18 +1272,17 @@ check_setting(int which, int value)
 
 	PG_TRY();
 	{
-		/* a reload was not caused by this statement */
-		audit_write(&rec, !(server_level && s->logged_server_level));
+		/* a server-wide change was not caused by this statement */
+		audit_write(&rec, !server_change);
 	}
 	PG_CATCH();
 	{
 		if (claimed)
 		{
-			BtAuditDatabase *d;
-
 			LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
 			d = bt_audit_database(MyDatabaseId, false);
-			if (d != NULL && d->srv_value[which] == value)
+			if (d != NULL && d->srv_value[which] == value &&
+				!d->srv_committed[which])
 				d->srv_valid[which] = false;
 			LWLockRelease(bt_audit_shared->lock);
 		}
@@ -1275,8 +1294,6 @@ check_setting(int which, int value)
 
 	if (claimed)
 	{
-		BtAuditDatabase *d;
-
 		LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
 		d = bt_audit_database(MyDatabaseId, false);
 		if (d != NULL && d->srv_value[which] == value)
@@ -1304,6 +1321,7 @@ log_setting_changes(void)
 	bt_guc_setting_changed = false;
 	check_setting(0, bt_guard ? 1 : 0);
 	check_setting(1, bt_scope);
+	settings_seen = true;
 }
 
 
@@ -1525,10 +1543,7 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	{
 		BtAuditDatabase *d;
 
-		logged_settings[0].logged = true;
-		logged_settings[0].logged_server_level = true;
-		logged_settings[1].logged = BT_SCOPE_STATEMENT;
-		logged_settings[1].logged_server_level = true;
+		settings_seen = false;
 		LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
 		d = bt_audit_database(MyDatabaseId, false);
 		if (d != NULL)
