@@ -107,7 +107,7 @@ typedef struct BtAuditEntry
 	uint32		len;			/* whole entry, MAXALIGNed */
 	uint32		flags;			/* BT_ENTRY_PAD, BT_ENTRY_WITHDRAWN */
 	uint64		seq;			/* per-queue sequence number */
-	int			procno;			/* the waiter's pgprocno */
+	int			procno;			/* the waiter's pgprocno; -1: nobody waits */
 	int			event;			/* BtAuditEvent */
 	int64		grant_id;
 	int			categories;
@@ -137,6 +137,7 @@ typedef struct BtAuditQueue
 	uint64		head;			/* ring bytes written, ever */
 	uint64		tail;			/* ring bytes taken, ever */
 	int			nentries;		/* entries between tail and head */
+	TimestampTz pending_since;	/* when the oldest of them was queued */
 	ConditionVariable cv;		/* ring space freed, writer gone */
 	char		ring[BT_AUDIT_RING_BYTES];
 } BtAuditQueue;

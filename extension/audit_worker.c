@@ -44,7 +44,7 @@
  * LWLock (audit.h); nothing throws while it is held.
  *
  * Memory: the loop context "biotoken access log writer" is reset every
- * iteration; prepared plans are kept with SPI_keepplan.
+ * iteration; the plan of the tail query is kept with SPI_keepplan.
  *
  * IDENTIFICATION
  *	  extension/audit_worker.c
@@ -55,12 +55,14 @@
 
 #include <openssl/crypto.h>
 
+#include "access/table.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -131,7 +133,6 @@ static bool appending = false;
 /* the writer's queue, and the waiters of the batch it is writing */
 static int	writer_queue = -1;
 
-static SPIPlanPtr insert_plan = NULL;
 static SPIPlanPtr tail_plan = NULL;
 
 /*
@@ -403,25 +404,8 @@ entry_values(const BtAuditEntry *e, Datum *values, bool *nulls)
 }
 
 static void
-prepare_plans(void)
+prepare_tail_plan(void)
 {
-	Oid			types[NCOLS] = {
-		INT8OID, TIMESTAMPTZOID, TEXTOID, NAMEOID, NAMEOID, NAMEOID, INETOID,
-		TEXTOID, INT4OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID, INT8OID,
-		TEXTOID, JSONBOID, INT4OID, BYTEAOID, BYTEAOID
-	};
-
-	if (insert_plan == NULL)
-	{
-		insert_plan = SPI_prepare("INSERT INTO biotoken.access_log (" ALL_COLUMNS ") "
-								  "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-								  "$10, $11, $12, $13, $14, $15, $16, $17, $18)",
-								  NCOLS, types);
-		if (insert_plan == NULL)
-			elog(ERROR, "could not prepare the access-log insert: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(insert_plan);
-	}
 	if (tail_plan == NULL)
 	{
 		tail_plan = SPI_prepare("SELECT id, row_hash, 'biotoken.access_log'::pg_catalog.regclass::pg_catalog.oid "
@@ -435,6 +419,63 @@ prepare_plans(void)
 }
 
 /*
+ * Appending rows: the executor's single-relation insert, as logical
+ * replication's apply worker does it (constraints, indexes and row
+ * triggers, without planning and starting a query per row).  Caller holds
+ * RowExclusiveLock on rel.
+ */
+typedef struct BtAppender
+{
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+} BtAppender;
+
+static void
+appender_begin(BtAppender *ap, Relation rel)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+
+	ap->estate = CreateExecutorState();
+	BT_EXEC_INIT_RANGE_TABLE(ap->estate, list_make1(rte));
+	ap->estate->es_output_cid = GetCurrentCommandId(true);
+	ap->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(ap->rri, rel, 1, NULL, 0);
+	ExecOpenIndices(ap->rri, false);
+	ap->slot = ExecInitExtraTupleSlot(ap->estate, RelationGetDescr(rel),
+									  &TTSOpsVirtual);
+	AfterTriggerBeginQuery();
+}
+
+static void
+appender_insert(BtAppender *ap, const Datum *values, const bool *nulls)
+{
+	TupleTableSlot *slot = ap->slot;
+
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * NCOLS);
+	memcpy(slot->tts_isnull, nulls, sizeof(bool) * NCOLS);
+	ExecStoreVirtualTuple(slot);
+	appending = true;
+	ExecSimpleRelationInsert(ap->rri, ap->estate, slot);
+	appending = false;
+}
+
+static void
+appender_end(BtAppender *ap)
+{
+	AfterTriggerEndQuery(ap->estate);
+	ExecCloseIndices(ap->rri);
+	ExecResetTupleTable(ap->estate->es_tupleTable, false);
+	FreeExecutorState(ap->estate);
+}
+
+/*
  * bt_audit_chain_append
  *		Append n entries to biotoken.access_log in the current transaction,
  *		chained, and put each row's id and hash into results[i].
@@ -443,8 +484,10 @@ prepare_plans(void)
  * when that is at least as far as the table's last row, else from the
  * table's last row.  A table that ends before known_end lost rows: the new
  * rows chain to the lost one, so verification shows the gap.  Runs as the
- * bootstrap superuser (the table refuses everyone else's INSERT).  Caller
- * has a transaction and an active snapshot.  Throws on any failure.
+ * bootstrap superuser; rows go in through the executor's single-relation
+ * insert, with the table's constraints, indexes and trigger (which refuses
+ * every other INSERT).  Caller has a transaction and an active snapshot.
+ * Throws on any failure.
  */
 void
 bt_audit_chain_append(BtAuditEntry **entries, int n,
@@ -457,6 +500,8 @@ bt_audit_chain_append(BtAuditEntry **entries, int n,
 	uint8		prev_hash[BT_HMAC_BYTES];
 	bool		have_prev = false;
 	Oid			relid = InvalidOid;
+	Relation	rel;
+	BtAppender	ap;
 	int			i;
 
 	if (key == NULL)
@@ -474,7 +519,7 @@ bt_audit_chain_append(BtAuditEntry **entries, int n,
 
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		prepare_plans();
+		prepare_tail_plan();
 
 		ret = SPI_execute_plan(tail_plan, NULL, NULL, false, 1);
 		if (ret != SPI_OK_SELECT)
@@ -513,13 +558,15 @@ bt_audit_chain_append(BtAuditEntry **entries, int n,
 			have_prev = true;
 		}
 
+		rel = table_open(relid, RowExclusiveLock);
+		if (RelationGetDescr(rel)->natts != NCOLS)
+			elog(ERROR, "biotoken.access_log does not have the expected columns");
+		appender_begin(&ap, rel);
 		for (i = 0; i < n; i++)
 		{
 			Datum		values[NCOLS];
 			bool		nulls[NCOLS];
-			char		cnulls[NCOLS];
 			uint8		mac[BT_HMAC_BYTES];
-			int			col;
 
 			entry_values(entries[i], values, nulls);
 			values[COL_ID] = Int64GetDatum(prev_id + 1);
@@ -535,15 +582,7 @@ bt_audit_chain_append(BtAuditEntry **entries, int n,
 				elog(ERROR, "the newest biotoken key is not loaded");
 			values[COL_ROW_HASH] = bytea_datum(mac, BT_HMAC_BYTES);
 			nulls[COL_ROW_HASH] = false;
-			for (col = 0; col < NCOLS; col++)
-				cnulls[col] = nulls[col] ? 'n' : ' ';
-
-			appending = true;
-			ret = SPI_execute_plan(insert_plan, values, cnulls, false, 0);
-			appending = false;
-			if (ret != SPI_OK_INSERT)
-				elog(ERROR, "could not insert into the access log: %s",
-					 SPI_result_code_string(ret));
+			appender_insert(&ap, values, nulls);
 
 			prev_id++;
 			memcpy(prev_hash, mac, BT_HMAC_BYTES);
@@ -553,6 +592,8 @@ bt_audit_chain_append(BtAuditEntry **entries, int n,
 			results[i].id = prev_id;
 			memcpy(results[i].hash, mac, BT_HMAC_BYTES);
 		}
+		appender_end(&ap);
+		table_close(rel, NoLock);
 		SPI_finish();
 	}
 	PG_FINALLY();
@@ -587,8 +628,11 @@ fail_taken(void)
 
 	for (i = 0; i < ntaken; i++)
 	{
-		BtAuditWaiter *w = &bt_audit_shared->waiters[taken[i].procno];
+		BtAuditWaiter *w;
 
+		if (taken[i].procno < 0)
+			continue;
+		w = &bt_audit_shared->waiters[taken[i].procno];
 		if (w->queue == writer_queue && w->seq == taken[i].seq &&
 			w->state == BT_WAIT_TAKEN)
 		{
@@ -661,10 +705,13 @@ take_entries(BtAuditQueue *q, int *n)
 		q->tail += e->len;
 		if (e->flags & (BT_ENTRY_PAD | BT_ENTRY_WITHDRAWN))
 			continue;
-		w = &bt_audit_shared->waiters[e->procno];
-		if (w->queue == writer_queue && w->seq == e->seq &&
-			w->state == BT_WAIT_QUEUED)
-			w->state = BT_WAIT_TAKEN;
+		if (e->procno >= 0)
+		{
+			w = &bt_audit_shared->waiters[e->procno];
+			if (w->queue == writer_queue && w->seq == e->seq &&
+				w->state == BT_WAIT_QUEUED)
+				w->state = BT_WAIT_TAKEN;
+		}
 		entries[*n] = palloc(e->len);
 		memcpy(entries[*n], e, e->len);
 		taken[ntaken].procno = e->procno;
@@ -737,8 +784,11 @@ write_batch(void)
 	}
 	for (i = 0; i < ntaken; i++)
 	{
-		BtAuditWaiter *w = &bt_audit_shared->waiters[taken[i].procno];
+		BtAuditWaiter *w;
 
+		if (taken[i].procno < 0)
+			continue;
+		w = &bt_audit_shared->waiters[taken[i].procno];
 		if (w->queue == writer_queue && w->seq == taken[i].seq &&
 			w->state == BT_WAIT_TAKEN)
 		{
@@ -827,9 +877,16 @@ bt_audit_worker_main(Datum main_arg)
 	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
 	pgstat_report_appname("biotoken access log writer");
 
+	/*
+	 * A batch can hold a thousand records: keep a large first block across
+	 * resets, so that a busy writer does not map and fault in fresh memory
+	 * for every batch.
+	 */
 	loop_cxt = AllocSetContextCreate(TopMemoryContext,
 									 "biotoken access log writer",
-									 ALLOCSET_DEFAULT_SIZES);
+									 ALLOCSET_DEFAULT_MINSIZE,
+									 1024 * 1024,
+									 8 * 1024 * 1024);
 	last_work = GetCurrentTimestamp();
 
 	for (;;)

@@ -49,4 +49,15 @@
 #define BT_GET_GUC_VARIABLES(n)	((n) = GetNumConfigOptions(), get_guc_variables())
 #endif
 
+/*
+ * ExecInitRangeTable: PostgreSQL 16 added the list of RTEPermissionInfos.
+ */
+#if PG_VERSION_NUM >= 160000
+#define BT_EXEC_INIT_RANGE_TABLE(estate, rtable) \
+	ExecInitRangeTable((estate), (rtable), NIL)
+#else
+#define BT_EXEC_INIT_RANGE_TABLE(estate, rtable) \
+	ExecInitRangeTable((estate), (rtable))
+#endif
+
 #endif							/* BIOTOKEN_COMPAT_H */

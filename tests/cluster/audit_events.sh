@@ -17,7 +17,7 @@ set -euo pipefail
 # shellcheck source=tests/audit_probe/probe.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../audit_probe/probe.sh"
 
-tap_plan 38
+tap_plan 40
 
 init_cluster || tap_bail "could not create a cluster"
 audit_probe_build || tap_bail "could not build the audit probe"
@@ -149,6 +149,14 @@ wpid="$(audit_writer_pid regress_audit)"
 tap_ok "a writer runs for the database" test -n "$wpid"
 before="$(q 'SELECT coalesce(max(id), 0) FROM biotoken.access_log')"
 kill -STOP "$wpid"
+# a 'read' record is queued, not waited for, until the writer is behind
+# by more than audit_timeout
+rc2=0
+out2="$(psql -X -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d regress_audit \
+    -c "SET biotoken.audit_timeout = 300" -c "SET biotoken.log_reads = on" \
+    -c "SELECT audit_probe_read('{public.customers.face}')" \
+    -c "SELECT 'first read returned'" -c "SELECT pg_sleep(0.4)" \
+    -c "SELECT audit_probe_read('{public.customers.face}')" 2>&1)" || rc2=$?
 rc=0
 start_ms=$(date +%s%3N)
 out="$(psql -X -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d regress_audit \
@@ -156,6 +164,9 @@ out="$(psql -X -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d regress_audit \
     -c "SELECT audit_probe_write('allowed', 9, 3, $cols, '{\"token\": \"stopped\"}')" 2>&1)" || rc=$?
 elapsed=$(($(date +%s%3N) - start_ms))
 kill -CONT "$wpid"
+tap_ok "a read is queued without waiting for the stopped writer" grep -q 'first read returned' <<<"$out2"
+tap_ok "once the writer is behind by audit_timeout, reads are refused" \
+    grep -q 'ERROR: *42501: statement refused: the access log could not be written' <<<"$out2"
 tap_not "with the writer stopped the statement is refused" test "$rc" -eq 0
 tap_ok "with SQLSTATE 42501, saying the access log could not be written" \
     grep -q 'ERROR: *42501: statement refused: the access log could not be written' <<<"$out"
@@ -165,7 +176,7 @@ tap_ok "the server log says it was not committed" \
     grep -q 'biotoken: access_log id=none status="not committed: statement refused" event=allowed' "$BT_LOG"
 bt_psql -d regress_audit -c "SELECT audit_probe_write('revoke', 1, 0, NULL, NULL)" >/dev/null
 tap_is "$(q "SELECT string_agg(event, ',' ORDER BY id) FROM biotoken.access_log WHERE id > $before")" \
-    "revoke" "the given-up record was withdrawn; the next one is written"
+    "read,revoke" "the given-up record was withdrawn; the queued read and the next one are written"
 
 # --------------------------------------------- rotated key, restart
 keys="$BT_TMPDIR/rotated_keys"
