@@ -1183,6 +1183,13 @@ audit_write(const BtAuditRecord *rec, bool with_statement)
 void
 bt_audit_write(const BtAuditRecord *rec)
 {
+	/*
+	 * pg_upgrade restores security labels (and nothing else that logs):
+	 * that is the old cluster's state arriving, not a change, and the log
+	 * table itself is carried over as it is.
+	 */
+	if (IsBinaryUpgrade)
+		return;
 	/* a setting changed just before must come first in the log */
 	log_setting_changes();
 	audit_write(rec, true);
