@@ -1531,6 +1531,23 @@ release_database(Oid dboid, bool dropped)
 		if (dropped)
 			memset(d, 0, sizeof(BtAuditDatabase));
 	}
+	if (dropped)
+	{
+		int			i;
+
+		/* records nobody can write any more must not hold a queue */
+		for (i = 0; i < BT_AUDIT_QUEUES; i++)
+		{
+			BtAuditQueue *q = &bt_audit_shared->queues[i];
+
+			if (q->dboid == dboid && q->writer_state == BT_WRITER_NONE)
+			{
+				q->dboid = InvalidOid;
+				q->head = q->tail = 0;
+				q->nentries = 0;
+			}
+		}
+	}
 	LWLockRelease(bt_audit_shared->lock);
 }
 

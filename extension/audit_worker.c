@@ -941,8 +941,16 @@ bt_audit_worker_main(Datum main_arg)
 				FlushErrorState();
 				AbortCurrentTransaction();
 				LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+
+				/*
+				 * Failed before taking anything (the table is gone, say):
+				 * take the records now, or they would be retried forever.
+				 */
+				if (ntaken == 0)
+					(void) take_entries(q, &nentries);
 				fail_taken();
 				LWLockRelease(bt_audit_shared->lock);
+				ConditionVariableBroadcast(&q->cv);
 				pgstat_report_activity(STATE_IDLE, NULL);
 				/* do not spin on a persistent failure */
 				pg_usleep(100000L);
