@@ -16,6 +16,7 @@ SHLIB_LINK = -lcrypto
 REGRESS = setup gucs template_io template_match
 # (other modules append their tests here)
 REGRESS += labels
+REGRESS += audit_log
 REGRESS_OPTS = --inputdir=.
 
 # keep last: it installs the extension afresh in a database of its own
