@@ -44,6 +44,14 @@ typedef struct BtProjection
 
 #define BT_PROJECTION_ROUNDS	3
 
+/*
+ * The salt-mask cipher of one key, for callers that compare many records
+ * masked under the same key (bt_crypto_mask_diff): looking it up once per
+ * run of records keeps the per-record cost to the AES rounds themselves.
+ * Opaque; valid for the life of the process.
+ */
+typedef struct BtMaskCipher BtMaskCipher;
+
 extern BtCryptoStatus bt_crypto_hkdf(const uint8 *ikm, size_t ikmlen,
 									 const char *info,
 									 uint8 *out, size_t outlen);
@@ -53,6 +61,12 @@ extern BtCryptoStatus bt_crypto_hmac(const uint8 *key,
 extern BtCryptoStatus bt_crypto_random(uint8 *buf, size_t len);
 extern BtCryptoStatus bt_crypto_mask(const BtKey *key, const uint8 *salt,
 									 const uint8 *in, uint8 *out, size_t len);
+extern const BtMaskCipher *bt_crypto_mask_cipher(const BtKey *key);
+extern BtCryptoStatus bt_crypto_mask_diff(const BtMaskCipher *mc, int n,
+										  const uint8 *const *recs,
+										  size_t salt_offset,
+										  const uint64 *probe, size_t len,
+										  int *diffs);
 extern const BtProjection *bt_crypto_projection(const BtKey *key,
 												int dims, int bits);
 extern void bt_crypto_project(const BtProjection *proj, const float *x,

@@ -14,7 +14,10 @@
  * Probes are projected once per call site and per probe value: the result
  * is cached in fn_extra (in fn_mcxt), so "ORDER BY face <~> $1 LIMIT k"
  * over a million rows projects the probe once and then only unmasks and
- * counts bits, with no allocation per row.
+ * counts bits, with no allocation per row.  The probe cache and the per-row
+ * kernel (bt_template_*, template.h) are shared with the identification
+ * index (flat.c), so both paths compute every distance the same way and
+ * raise the same errors.
  *
  * Secrets never appear in a message: errors say where an input is wrong
  * (an element number, a dimension count), never what a value was.  Errors
@@ -44,6 +47,7 @@
 #include "guc.h"
 #include "keys.h"
 #include "models.h"
+#include "template.h"
 
 PG_FUNCTION_INFO_V1(biometric_in);
 PG_FUNCTION_INFO_V1(biometric_out);
@@ -56,28 +60,11 @@ PG_FUNCTION_INFO_V1(biometric_verify);
 PG_FUNCTION_INFO_V1(biometric_distance);
 PG_FUNCTION_INFO_V1(biometric_distance_template);
 
-#define BT_MAX_TEMPLATE_BYTES	(BT_CODEC_MAX_BITS / 8)
-
-/* probes with different (key, dims, bits, model) cached per call site */
-#define BT_PROBE_SLOTS	4
-
-typedef struct BtProbeSlot
-{
-	int			proj_key_id;
-	int			dims;
-	int			bits;
-	int32		model_id;
-	uint64	   *bits_data;		/* bits / 64 words */
-} BtProbeSlot;
-
-typedef struct BtProbeCache
-{
-	Size		probe_len;		/* bytes of the probe array (header incl.) */
-	char	   *probe;			/* copy of the probe array, for comparison */
-	int			nslots;
-	BtProbeSlot slots[BT_PROBE_SLOTS];
-	const BtKey *mask_key;		/* mask key of the previous row */
-} BtProbeCache;
+/* the salt mask kernel reads a record's salt and then its bits */
+StaticAssertDecl(BT_BITS_OFFSET == BT_HEADER_BYTES + BT_SALT_BYTES,
+				 "the masked bits of a record must follow its salt");
+StaticAssertDecl(BT_RECORD_SALT_BYTES == BT_SALT_BYTES,
+				 "the record's salt is the mask's salt");
 
 /*
  * Map a codec status to an error.  "binary" selects the SQLSTATE of
@@ -150,20 +137,23 @@ check_template_keys(const BtTemplateView *v)
 }
 
 /*
- * Parse a stored template (already validated by the input functions).
- * t may have a short varlena header.
+ * Parse a stored bt1 record (already validated by the input functions, so
+ * a failure means corruption).
  */
 static inline void
-view_stored(const struct varlena *t, BtTemplateView *v)
+view_record(const uint8 *rec, size_t len, BtTemplateView *v)
 {
-	BtCodecStatus st;
-
-	st = bt_codec_parse((const uint8 *) VARDATA_ANY(t),
-						VARSIZE_ANY_EXHDR(t), v);
-	if (unlikely(st != BT_CODEC_OK))
+	if (unlikely(bt_codec_parse(rec, len, v) != BT_CODEC_OK))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("stored biometric template is corrupted")));
+}
+
+/* the same for a template datum; t may have a short varlena header */
+static inline void
+view_stored(const struct varlena *t, BtTemplateView *v)
+{
+	view_record((const uint8 *) VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), v);
 }
 
 /*
@@ -561,19 +551,108 @@ biometric_rekey(PG_FUNCTION_ARGS)
 }
 
 /*
- * Find or build the projected bits of the probe for template *v, cached in
- * fn_extra.  The cache is keyed on the probe's bytes, so a new probe value
- * (for example in a lateral join) is projected again, and on the template's
- * (projection key, dims, bits, model).  Result lives in fn_mcxt.
+ * bt_template_probe_cache
+ *		A new, empty probe cache in mcxt.
  */
-static const uint64 *
-probe_bits(FunctionCallInfo fcinfo, Datum probe_datum, const BtTemplateView *v)
+BtProbeCache *
+bt_template_probe_cache(MemoryContext mcxt)
 {
-	BtProbeCache *cache = (BtProbeCache *) fcinfo->flinfo->fn_extra;
-	struct varlena *raw = (struct varlena *) DatumGetPointer(probe_datum);
-	MemoryContext mcxt = fcinfo->flinfo->fn_mcxt;
-	ArrayType  *arr;
-	BtProbeSlot *slot;
+	BtProbeCache *cache = MemoryContextAllocZero(mcxt, sizeof(BtProbeCache));
+
+	cache->mcxt = mcxt;
+	return cache;
+}
+
+/* wipe and free the projections of the cached probe; ends the run */
+static void
+forget_projections(BtProbeCache *cache)
+{
+	int			i;
+
+	for (i = 0; i < cache->nslots; i++)
+	{
+		explicit_bzero(cache->slots[i].bits_data, cache->slots[i].bits / 8);
+		pfree(cache->slots[i].bits_data);
+	}
+	cache->nslots = 0;
+	memset(&cache->run, 0, sizeof(cache->run));
+}
+
+/*
+ * bt_template_forget_probe
+ *		Wipe and free the cached probe and its projections.  The cache
+ *		itself stays usable.
+ */
+void
+bt_template_forget_probe(BtProbeCache *cache)
+{
+	forget_projections(cache);
+	if (cache->probe)
+	{
+		explicit_bzero(cache->probe, cache->probe_len);
+		pfree(cache->probe);
+	}
+	cache->probe = NULL;
+	cache->probe_len = 0;
+}
+
+/*
+ * bt_template_set_probe
+ *		Make the float4[] datum probe the cache's probe.  The cache is keyed
+ *		on the probe's bytes: the same value again (the next row of a scan,
+ *		or a rescan with the same probe) keeps every projection; a new value
+ *		(for example in a lateral join) drops them.  The probe is not checked
+ *		here; bt_template_start_run checks it against each template shape.
+ */
+void
+bt_template_set_probe(BtProbeCache *cache, Datum probe)
+{
+	struct varlena *raw = (struct varlena *) DatumGetPointer(probe);
+
+	/* a compressed, external or short-header probe: compare its plain form */
+	if (VARATT_IS_EXTENDED(raw))
+		raw = (struct varlena *) DatumGetArrayTypeP(probe);
+
+	if (cache->probe != NULL &&
+		VARSIZE(raw) == cache->probe_len &&
+		memcmp(raw, cache->probe, cache->probe_len) == 0)
+		return;
+
+	bt_template_forget_probe(cache);
+	cache->probe_len = VARSIZE(raw);
+	cache->probe = MemoryContextAlloc(cache->mcxt, cache->probe_len);
+	memcpy(cache->probe, raw, cache->probe_len);
+}
+
+/*
+ * bt_template_check_record
+ *		Throw unless rec[len] is a well-formed bt1 record, for callers that
+ *		store records outside a biometric datum (the index).
+ */
+void
+bt_template_check_record(const uint8 *rec, size_t len)
+{
+	BtTemplateView v;
+
+	view_record(rec, len, &v);
+}
+
+/*
+ * bt_template_start_run
+ *		Make the record rec[len] the start of the cache's current run and
+ *		return the run.  Checks that the template's keys are loaded and its
+ *		model profile registered, and that the probe is a valid embedding of
+ *		the template's dimensions; projects the probe for the template's
+ *		(projection key, dims, bits, model) unless one of the cache's
+ *		BT_PROBE_SLOTS projections is for exactly that.  Throws the errors of
+ *		biometric_distance.  New projections live in the cache's context.
+ */
+const BtTemplateRun *
+bt_template_start_run(BtProbeCache *cache, const uint8 *rec, size_t len)
+{
+	BtTemplateRun *run = &cache->run;
+	BtProbeSlot *slot = NULL;
+	BtTemplateView v;
 	const BtKey *pkey;
 	const BtModel *model;
 	const BtProjection *proj;
@@ -582,115 +661,64 @@ probe_bits(FunctionCallInfo fcinfo, Datum probe_datum, const BtTemplateView *v)
 	int			dims;
 	int			i;
 
-	/* a compressed, external or short-header probe: compare its plain form */
-	if (VARATT_IS_EXTENDED(raw))
-		raw = (struct varlena *) DatumGetArrayTypeP(probe_datum);
+	Assert(cache->probe != NULL);
+	memset(run, 0, sizeof(*run));
+	view_record(rec, len, &v);
+	check_template_keys(&v);
 
-	/* compare the probe's bytes with the cached one */
-	if (cache != NULL &&
-		VARSIZE(raw) == cache->probe_len &&
-		memcmp(raw, cache->probe, cache->probe_len) == 0)
+	for (i = 0; i < cache->nslots; i++)
 	{
-		for (i = 0; i < cache->nslots; i++)
+		BtProbeSlot *s = &cache->slots[i];
+
+		if (s->proj_key_id == v.proj_key_id && s->dims == v.dims &&
+			s->bits == v.bits && s->model_id == (int32) v.model_id)
 		{
-			slot = &cache->slots[i];
-			if (slot->proj_key_id == v->proj_key_id && slot->dims == v->dims &&
-				slot->bits == v->bits && slot->model_id == (int32) v->model_id)
-				return slot->bits_data;
+			slot = s;
+			break;
 		}
 	}
-	else
+
+	if (slot == NULL)
 	{
-		if (cache == NULL)
+		/* a new (key, dims, bits, model) for this probe: project it */
+		pkey = bt_keys_get(v.proj_key_id);
+		model = template_model((int32) v.model_id);
+		x = prepare_embedding((ArrayType *) cache->probe, "probe", model,
+							  v.dims, &dims);
+		proj = bt_crypto_projection(pkey, dims, v.bits);
+
+		if (cache->nslots == BT_PROBE_SLOTS)
 		{
-			cache = MemoryContextAllocZero(mcxt, sizeof(BtProbeCache));
-			fcinfo->flinfo->fn_extra = cache;
+			/* evict the oldest slot */
+			explicit_bzero(cache->slots[0].bits_data, cache->slots[0].bits / 8);
+			pfree(cache->slots[0].bits_data);
+			memmove(&cache->slots[0], &cache->slots[1],
+					sizeof(BtProbeSlot) * (BT_PROBE_SLOTS - 1));
+			cache->nslots--;
 		}
-		else
-		{
-			for (i = 0; i < cache->nslots; i++)
-			{
-				explicit_bzero(cache->slots[i].bits_data, cache->slots[i].bits / 8);
-				pfree(cache->slots[i].bits_data);
-			}
-			if (cache->probe)
-			{
-				explicit_bzero(cache->probe, cache->probe_len);
-				pfree(cache->probe);
-			}
-			cache->probe = NULL;
-		}
-		cache->nslots = 0;
-		cache->probe_len = VARSIZE(raw);
-		cache->probe = MemoryContextAlloc(mcxt, cache->probe_len);
-		memcpy(cache->probe, raw, cache->probe_len);
+		slot = &cache->slots[cache->nslots];
+		slot->proj_key_id = v.proj_key_id;
+		slot->dims = v.dims;
+		slot->bits = v.bits;
+		slot->model_id = (int32) v.model_id;
+		slot->bits_data = MemoryContextAllocZero(cache->mcxt, v.bits / 8);
+		work = palloc(sizeof(float) * proj->n);
+		bt_crypto_project(proj, x, work, (uint8 *) slot->bits_data);
+		explicit_bzero(work, sizeof(float) * proj->n);
+		explicit_bzero(x, sizeof(float) * dims);
+		pfree(work);
+		pfree(x);
+		cache->nslots++;
 	}
 
-	/* a new (key, dims, bits, model) for this probe: project it */
-	pkey = bt_keys_get(v->proj_key_id);
-	if (pkey == NULL)
-		check_template_keys(v);
-	model = template_model((int32) v->model_id);
-	arr = (ArrayType *) cache->probe;
-	x = prepare_embedding(arr, "probe", model, v->dims, &dims);
-	proj = bt_crypto_projection(pkey, dims, v->bits);
-
-	if (cache->nslots == BT_PROBE_SLOTS)
-	{
-		/* evict the oldest slot */
-		explicit_bzero(cache->slots[0].bits_data, cache->slots[0].bits / 8);
-		pfree(cache->slots[0].bits_data);
-		memmove(&cache->slots[0], &cache->slots[1],
-				sizeof(BtProbeSlot) * (BT_PROBE_SLOTS - 1));
-		cache->nslots--;
-	}
-	slot = &cache->slots[cache->nslots];
-	slot->proj_key_id = v->proj_key_id;
-	slot->dims = v->dims;
-	slot->bits = v->bits;
-	slot->model_id = (int32) v->model_id;
-	slot->bits_data = MemoryContextAllocZero(mcxt, v->bits / 8);
-	work = palloc(sizeof(float) * proj->n);
-	bt_crypto_project(proj, x, work, (uint8 *) slot->bits_data);
-	explicit_bzero(work, sizeof(float) * proj->n);
-	explicit_bzero(x, sizeof(float) * dims);
-	pfree(work);
-	pfree(x);
-	cache->nslots++;
-	return slot->bits_data;
-}
-
-/*
- * Number of bits in which the unmasked template differs from probe.
- * Allocates nothing: the unmasked bits go to a stack buffer.
- */
-static inline int
-template_probe_diff(BtProbeCache *cache, const BtTemplateView *v,
-					const uint64 *probe)
-{
-	uint64		buf[BT_MAX_TEMPLATE_BYTES / 8];
-	const BtKey *key = cache->mask_key;
-	int			nwords = v->bits / 64;
-	int			i;
-	BtCryptoStatus st;
-
-	/* rows of a scan almost always share their mask key */
-	if (unlikely(key == NULL || key->key_id != v->key_id))
-	{
-		key = bt_keys_get(v->key_id);
-		if (key == NULL)
-			check_template_keys(v);
-		cache->mask_key = key;
-	}
-
-	/* (stored XOR probe) XOR mask = unmasked XOR probe */
-	memcpy(buf, v->data, v->bits / 8);
-	for (i = 0; i < nwords; i++)
-		buf[i] ^= probe[i];
-	st = bt_crypto_mask(key, v->salt, (uint8 *) buf, (uint8 *) buf, v->bits / 8);
-	if (unlikely(st != BT_CRYPTO_OK))
-		bt_crypto_throw(st);
-	return (int) pg_popcount((const char *) buf, v->bits / 8);
+	run->cipher = bt_crypto_mask_cipher(bt_keys_get(v.key_id));
+	if (run->cipher == NULL)
+		bt_crypto_throw(BT_CRYPTO_ERR_OPENSSL);
+	memcpy(run->header, rec, BT_HEADER_BYTES);
+	run->reclen = len;
+	run->bits = v.bits;
+	run->probe = slot->bits_data;
+	return run;
 }
 
 /* distance of template datum (arg 0) and probe (arg 1), shared by callers */
@@ -698,15 +726,23 @@ static double
 probe_distance(FunctionCallInfo fcinfo)
 {
 	struct varlena *t = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
-	BtTemplateView v;
-	const uint64 *pb;
+	BtProbeCache *cache = (BtProbeCache *) fcinfo->flinfo->fn_extra;
+	const uint8 *rec = (const uint8 *) VARDATA_ANY(t);
+	const BtTemplateRun *run;
 	int			diff;
+	int			bits;
 
-	view_stored(t, &v);
-	pb = probe_bits(fcinfo, PG_GETARG_DATUM(1), &v);
-	diff = template_probe_diff((BtProbeCache *) fcinfo->flinfo->fn_extra, &v, pb);
+	if (cache == NULL)
+	{
+		cache = bt_template_probe_cache(fcinfo->flinfo->fn_mcxt);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	bt_template_set_probe(cache, PG_GETARG_DATUM(1));
+	run = bt_template_run(cache, rec, VARSIZE_ANY_EXHDR(t));
+	bt_template_diffs(run, 1, &rec, &diff);
+	bits = run->bits;
 	PG_FREE_IF_COPY(t, 0);
-	return (double) diff / v.bits;
+	return (double) diff / bits;
 }
 
 /*
