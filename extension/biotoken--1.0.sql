@@ -152,6 +152,36 @@ GRANT EXECUTE ON FUNCTION @extschema@.biometric_distance(@extschema@.biometric, 
 GRANT EXECUTE ON FUNCTION @extschema@.biometric_distance(@extschema@.biometric, @extschema@.biometric) TO biotoken_matcher;
 
 -- ====================================================================
+-- Identification index (flat.c)
+-- ====================================================================
+
+-- CREATE INDEX ON people USING biotoken_flat (face) makes
+-- "ORDER BY face <~> probe LIMIT k" an exact brute-force Hamming scan done
+-- inside the index, with no sort and no function call per row.  It returns
+-- the same rows in the same order as a sequential scan (ties may come in
+-- another order) and requires the same privilege (EXECUTE on
+-- biometric_distance).  Access method names are database-wide, hence the
+-- biotoken_ prefix.
+CREATE FUNCTION biotoken.flat_handler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME', 'biotoken_flat_handler'
+	LANGUAGE C STRICT;
+COMMENT ON FUNCTION biotoken.flat_handler(internal) IS
+	'index access method handler of biotoken_flat';
+
+CREATE ACCESS METHOD biotoken_flat TYPE INDEX HANDLER biotoken.flat_handler;
+COMMENT ON ACCESS METHOD biotoken_flat IS
+	'identification index for biometric: exact ORDER BY face <~> probe LIMIT k by a scan of densely packed templates, no sort';
+
+CREATE OPERATOR CLASS @extschema@.biometric_flat_ops
+	DEFAULT FOR TYPE @extschema@.biometric USING biotoken_flat AS
+	OPERATOR 1 @extschema@.<~> (@extschema@.biometric, float4[])
+		FOR ORDER BY pg_catalog.float_ops;
+COMMENT ON OPERATOR CLASS @extschema@.biometric_flat_ops USING biotoken_flat IS
+	'default biotoken_flat operator class: orders templates by distance to a probe (<~>)';
+COMMENT ON OPERATOR FAMILY @extschema@.biometric_flat_ops USING biotoken_flat IS
+	'biotoken_flat operator family of biometric';
+
+-- ====================================================================
 -- Model profiles (models.c)
 -- ====================================================================
 

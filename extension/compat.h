@@ -17,6 +17,11 @@
 
 #include "postgres.h"
 
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/rel.h"
+
 #if PG_VERSION_NUM < 150000
 #error "biotoken requires PostgreSQL 15 or later"
 #endif
@@ -58,6 +63,55 @@
 #else
 #define BT_EXEC_INIT_RANGE_TABLE(estate, rtable) \
 	ExecInitRangeTable((estate), (rtable))
+#endif
+
+/*
+ * Whether a role may EXECUTE a function.  PostgreSQL 16 replaced the
+ * per-class aclcheck functions by object_aclcheck().
+ */
+#if PG_VERSION_NUM >= 160000
+#define BT_PROC_ACLCHECK(funcid, roleid) \
+	object_aclcheck(ProcedureRelationId, (funcid), (roleid), ACL_EXECUTE)
+#else
+#define BT_PROC_ACLCHECK(funcid, roleid) \
+	pg_proc_aclcheck((funcid), (roleid), ACL_EXECUTE)
+#endif
+
+/*
+ * The "snapshot too old" check after reading a page in a scan.  PostgreSQL
+ * 17 removed old_snapshot_threshold and TestForOldSnapshot().
+ */
+#if PG_VERSION_NUM >= 170000
+#define BT_TEST_FOR_OLD_SNAPSHOT(snapshot, rel, page)	((void) 0)
+#else
+#define BT_TEST_FOR_OLD_SNAPSHOT(snapshot, rel, page) \
+	TestForOldSnapshot((snapshot), (rel), (page))
+#endif
+
+/*
+ * A new page at the end of a fork of rel, pinned and exclusively locked.
+ * PostgreSQL 16 replaced ReadBuffer(P_NEW) under the relation extension
+ * lock by ExtendBufferedRel(), which takes that lock itself.
+ */
+#if PG_VERSION_NUM >= 160000
+#define BT_EXTEND_RELATION(rel, fork) \
+	ExtendBufferedRel(BMR_REL(rel), (fork), NULL, EB_LOCK_FIRST)
+#else
+static inline Buffer
+bt_extend_relation(Relation rel, ForkNumber fork)
+{
+	bool		needlock = !RELATION_IS_LOCAL(rel);
+	Buffer		buf;
+
+	if (needlock)
+		LockRelationForExtension(rel, ExclusiveLock);
+	buf = ReadBufferExtended(rel, fork, P_NEW, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (needlock)
+		UnlockRelationForExtension(rel, ExclusiveLock);
+	return buf;
+}
+#define BT_EXTEND_RELATION(rel, fork)	bt_extend_relation((rel), (fork))
 #endif
 
 #endif							/* BIOTOKEN_COMPAT_H */

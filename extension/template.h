@@ -95,6 +95,17 @@ bt_template_in_run(const BtTemplateRun *run, const uint8 *rec, size_t len)
 }
 
 /*
+ * bt_template_end_run
+ *		Forget the current run, so that the next record starts one; the
+ *		probe's projections are kept.
+ */
+static inline void
+bt_template_end_run(BtProbeCache *cache)
+{
+	cache->run.probe = NULL;
+}
+
+/*
  * bt_template_run
  *		The run of the stored record rec[len]: the cache's current run if
  *		rec belongs to it, else a new one (which may project the probe again
