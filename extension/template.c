@@ -608,20 +608,30 @@ void
 bt_template_set_probe(BtProbeCache *cache, Datum probe)
 {
 	struct varlena *raw = (struct varlena *) DatumGetPointer(probe);
+	struct varlena *plain = raw;
 
-	/* a compressed, external or short-header probe: compare its plain form */
+	/*
+	 * A compressed, external or short-header probe: compare its plain form,
+	 * and free that afterwards, since an index scan's caller may run many
+	 * rescans in one long-lived context.
+	 */
 	if (VARATT_IS_EXTENDED(raw))
-		raw = (struct varlena *) DatumGetArrayTypeP(probe);
+		plain = (struct varlena *) DatumGetArrayTypeP(probe);
 
-	if (cache->probe != NULL &&
-		VARSIZE(raw) == cache->probe_len &&
-		memcmp(raw, cache->probe, cache->probe_len) == 0)
-		return;
-
-	bt_template_forget_probe(cache);
-	cache->probe_len = VARSIZE(raw);
-	cache->probe = MemoryContextAlloc(cache->mcxt, cache->probe_len);
-	memcpy(cache->probe, raw, cache->probe_len);
+	if (cache->probe == NULL ||
+		VARSIZE(plain) != cache->probe_len ||
+		memcmp(plain, cache->probe, cache->probe_len) != 0)
+	{
+		bt_template_forget_probe(cache);
+		cache->probe_len = VARSIZE(plain);
+		cache->probe = MemoryContextAlloc(cache->mcxt, cache->probe_len);
+		memcpy(cache->probe, plain, cache->probe_len);
+	}
+	if (plain != raw)
+	{
+		explicit_bzero(plain, VARSIZE(plain));
+		pfree(plain);
+	}
 }
 
 /*
