@@ -59,8 +59,10 @@ typedef struct BtProbeSlot
 } BtProbeSlot;
 
 /*
- * A probe and its projections.  The fields are template.c's; they are here
- * only so that bt_template_run() can be inlined into scan loops.
+ * A probe and its projections.  The fields are template.c's, here so that
+ * bt_template_run() can be inlined into scan loops; callers only read run
+ * (the current run, which bt_template_run and bt_template_start_run
+ * return).
  */
 typedef struct BtProbeCache
 {
