@@ -222,3 +222,40 @@ GRANT EXECUTE ON FUNCTION biotoken.register_model(text, int, float4[]) TO biotok
 -- ====================================================================
 -- Discovery (discover.c)
 -- ====================================================================
+
+CREATE FUNCTION biotoken.valid_cn_resident_id(value text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biotoken_valid_cn_resident_id'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION biotoken.valid_cn_resident_id(text) IS
+	'whether the text is a Chinese resident identity number: 18 characters, ISO 7064 MOD 11-2 check character, province code, real birth date (1900-2099)';
+
+CREATE FUNCTION biotoken.valid_iban(value text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biotoken_valid_iban'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION biotoken.valid_iban(text) IS
+	'whether the text is an IBAN: registered country and its length, check digits, mod 97 = 1; spaces between groups and lower case allowed';
+
+CREATE FUNCTION biotoken.valid_payment_card(value text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biotoken_valid_payment_card'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION biotoken.valid_payment_card(text) IS
+	'whether the text is a payment card number: 13-19 digits (single spaces or dashes between), Luhn, a known scheme''s prefix and length';
+
+CREATE FUNCTION biotoken.valid_us_ssn(value text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biotoken_valid_us_ssn'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION biotoken.valid_us_ssn(text) IS
+	'whether the text is a US social security number (AAA-GG-SSSS or 9 digits): area not 000, 666 or 900-999, group not 00, serial not 0000';
+
+-- Reads the catalogs and, as the calling user, a bounded sample of the
+-- unclassified text and integer columns of every table it may SELECT;
+-- returns counts, never values.
+CREATE FUNCTION biotoken.discover(sample_rows int DEFAULT 1000)
+	RETURNS TABLE(relation regclass, column_name name,
+				  suggested_category text, reason text, confidence real)
+	AS 'MODULE_PATHNAME', 'biotoken_discover'
+	LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE ROWS 20;
+COMMENT ON FUNCTION biotoken.discover(int) IS
+	'suggest unclassified columns to classify, from their names and validated samples of their content (sample_rows per table; 0 = names only)';
+REVOKE ALL ON FUNCTION biotoken.discover(int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biotoken.discover(int) TO biotoken_admin;
