@@ -1873,7 +1873,9 @@ biotoken_discover(PG_FUNCTION_ARGS)
 									   "content of %d columns of table \"%s.%s\" was not sampled",
 									   nunreadable,
 									   nunreadable, rel->nspname, rel->relname),
-						 errdetail("You do not have SELECT privilege on them; they were checked by name only.")));
+						 errdetail_plural("You do not have SELECT privilege on it; it was checked by name only.",
+										  "You do not have SELECT privilege on them; they were checked by name only.",
+										  nunreadable)));
 		}
 
 		for (i = 0; i < rel->ncolumns; i++)
