@@ -42,6 +42,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "port/pg_bitutils.h"
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
@@ -937,13 +938,14 @@ has_stop_word(const char *s)
  * bt_match_name
  *		The term that classifies a column name (UTF-8), or NULL.
  *
- * allowed is the set of categories the column's type can hold.  When terms
- * match in several places, the rightmost wins, since it is the head of the
- * name ("passport_photo" is a photo, "photo_id_number" an ID number); of
- * terms ending at the same place the longest ("id_card_no" is an ID card
- * number, not a card number), then the strongest.  A name that ends in a
- * reference word outside the term ("face_id", "passport_ref") names a key
- * of another row, not the data, and matches nothing.
+ * allowed is the set of categories the column's type can hold.  Within a
+ * category the strongest term stands for it.  Between categories the one
+ * matching furthest right wins, since it is the head of the name
+ * ("passport_photo" is a photo, "photo_id_number" an ID number); at the
+ * same end the longer match ("id_card_no" is an ID card number, not a card
+ * number).  A name that ends in a reference word outside the term
+ * ("face_id", "passport_ref") names a key of another row, not the data,
+ * and matches nothing.
  */
 static const BtNameTerm *
 bt_match_name(const char *name, int allowed)
@@ -951,10 +953,12 @@ bt_match_name(const char *name, int allowed)
 	static const char *const reference_words[] = {
 		"id", "key", "ref", "fk", "pk", "uuid", "guid"
 	};
+	/* per category (indexed by bit number): best term, its span */
+	const BtNameTerm *cat_term[3] = {NULL, NULL, NULL};
+	int			cat_start[3] = {0, 0, 0};
+	int			cat_end[3] = {-1, -1, -1};
 	char		s[BT_SPLIT_MAX];
-	const BtNameTerm *best = NULL;
-	int			best_end = -1;
-	int			best_start = 0;
+	int			best = -1;
 	int			last_word;
 	int			i;
 
@@ -964,6 +968,7 @@ bt_match_name(const char *name, int allowed)
 	for (i = 0; i < lengthof(bt_name_terms); i++)
 	{
 		const BtNameTerm *t = &bt_name_terms[i];
+		int			c = pg_rightmost_one_pos32((uint32) t->category);
 		int			start = 0;
 		int			end;
 
@@ -972,26 +977,34 @@ bt_match_name(const char *name, int allowed)
 		end = match_term(s, t, &start);
 		if (end < 0)
 			continue;
-		if (best == NULL || end > best_end ||
-			(end == best_end && start < best_start) ||
-			(end == best_end && start == best_start && t->weight > best->weight))
+		if (cat_term[c] == NULL || t->weight > cat_term[c]->weight ||
+			(t->weight == cat_term[c]->weight &&
+			 (end > cat_end[c] || (end == cat_end[c] && start < cat_start[c]))))
 		{
-			best = t;
-			best_end = end;
-			best_start = start;
+			cat_term[c] = t;
+			cat_start[c] = start;
+			cat_end[c] = end;
 		}
 	}
-	if (best == NULL)
+	for (i = 0; i < 3; i++)
+	{
+		if (cat_term[i] == NULL)
+			continue;
+		if (best < 0 || cat_end[i] > cat_end[best] ||
+			(cat_end[i] == cat_end[best] && cat_start[i] < cat_start[best]))
+			best = i;
+	}
+	if (best < 0)
 		return NULL;
 
 	/* s ends in "|"; find where its last word starts */
 	last_word = (int) strlen(s) - 1;
 	while (last_word > 0 && s[last_word - 1] != '|')
 		last_word--;
-	if (best_end < last_word &&
+	if (cat_end[best] < last_word &&
 		word_in(s + last_word, reference_words, lengthof(reference_words)))
 		return NULL;
-	return best;
+	return cat_term[best];
 }
 
 /* ----------------------------------------------------------------
