@@ -295,7 +295,7 @@ CREATE TABLE regress_customers (
 
 -- names only: no table data is read
 SELECT relation, column_name, suggested_category, reason, confidence
-  FROM biotoken.discover(0) ORDER BY relation::text, column_name;
+  FROM biotoken.discover(0) ORDER BY relation::text COLLATE "C", column_name;
 
 -- ====================================================================
 -- discover(): by content
@@ -358,7 +358,7 @@ CREATE TABLE regress_few (v text);
 INSERT INTO regress_few SELECT regress_cn_id('11010519491231' || lpad(i::text, 3, '0')) FROM generate_series(1, 5) i;
 
 SELECT relation, column_name, suggested_category, reason, round(confidence::numeric, 2) AS confidence
-  FROM biotoken.discover() ORDER BY relation::text, column_name;
+  FROM biotoken.discover() ORDER BY relation::text COLLATE "C", column_name;
 
 -- identifiers are quoted in the sample query
 CREATE TABLE "regress odd ""table""" ("Card Number" text, "x"";DROP TABLE regress_few;--" text);
@@ -407,7 +407,7 @@ CREATE TABLE regress_parent (iban text);
 CREATE TABLE regress_child (card_number text) INHERITS (regress_parent);
 SELECT relation, column_name, suggested_category, reason, round(confidence::numeric, 2) AS confidence
   FROM biotoken.discover()
- WHERE relation::text ~ '^regress_(parted|parent|child)' ORDER BY relation::text, column_name;
+ WHERE relation::text ~ '^regress_(parted|parent|child)' ORDER BY relation::text COLLATE "C", column_name;
 
 -- an unpopulated materialized view is checked by name only
 CREATE MATERIALIZED VIEW regress_mv AS SELECT national_id AS id_number FROM regress_customers WITH NO DATA;
