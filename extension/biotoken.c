@@ -24,6 +24,7 @@
 #include "biotoken.h"
 #include "guc.h"
 #include "keys.h"
+#include "labels.h"
 
 PG_MODULE_MAGIC;
 
@@ -44,12 +45,25 @@ _PG_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
-	/* pg_upgrade runs no statement that needs the keys or the guard */
+	/*
+	 * pg_upgrade runs no statement that needs the keys or the guard, but it
+	 * does restore SECURITY LABEL FOR biotoken, which fails unless the label
+	 * provider is registered.
+	 */
 	if (IsBinaryUpgrade)
+	{
+		bt_labels_init();
 		return;
+	}
 
 	/* 2. keys: the server does not start without them */
 	bt_keys_load();
+
+	/*
+	 * 3. classification: the label provider, the category cache and its
+	 * invalidation callbacks; before the guard, which reads the cache.
+	 */
+	bt_labels_init();
 
 	bt_preloaded = true;
 }

@@ -24,7 +24,8 @@ SELECT id, left(face::text, 4) AS prefix, face::text ~ '^bt1:[A-Za-z0-9_-]+$' AS
   FROM regress_tio WHERE face IS NOT NULL ORDER BY id;
 
 -- binary form round-trips through COPY (FORMAT binary)
-SELECT '/tmp/biotoken_regress_tio_' || pg_backend_pid() || '.bin' AS binfile \gset
+SELECT '/tmp/biotoken_regress_tio_' || pg_backend_pid() || '.bin' AS binfile,
+       'rm -f /tmp/biotoken_regress_tio_' || pg_backend_pid() || '.bin' AS binfile_rm \gset
 COPY regress_tio TO :'binfile' (FORMAT binary);
 CREATE TABLE regress_tio_copy (LIKE regress_tio);
 COPY regress_tio_copy FROM :'binfile' (FORMAT binary);
@@ -129,9 +130,11 @@ BEGIN
   BEGIN
     EXECUTE format('COPY regress_recv_t FROM %L (FORMAT binary)', f);
     DROP TABLE regress_recv_t;
+    EXECUTE format('COPY (SELECT) TO PROGRAM %L', 'rm -f ' || f);
     RETURN 'ok';
   EXCEPTION WHEN OTHERS THEN
     DROP TABLE regress_recv_t;
+    EXECUTE format('COPY (SELECT) TO PROGRAM %L', 'rm -f ' || f);
     RETURN SQLSTATE || ': ' || SQLERRM;
   END;
 END
@@ -165,3 +168,5 @@ SELECT (biometric_info(biometric_enroll(array_fill(0.5::float4, ARRAY[16000]))))
 
 DROP TABLE regress_tio_bad, regress_tio_copy;
 DROP FUNCTION regress_recv(bytea);
+-- remove the COPY file (the server wrote it, so the server removes it)
+COPY (SELECT) TO PROGRAM :'binfile_rm';
