@@ -5,7 +5,7 @@
  *	  validated samples of their content.
  *
  * biotoken.discover() walks the catalog for columns that are not classified
- * yet (no biotoken label, not of a type holding biometric), matches their
+ * yet (by type, label, a parent's label or lineage: labels.h), matches their
  * names against a table of terms in several languages and romanizations,
  * and checks a bounded sample of their values with real validators: the
  * check character of Chinese resident identity numbers (ISO 7064
@@ -50,7 +50,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
-#include "utils/typcache.h"
 
 #include "biotoken.h"
 #include "labels.h"
@@ -1123,44 +1122,6 @@ wilson_lower(int64 k, int64 n)
 	return (centre - margin) / (1.0 + z * z / n);
 }
 
-/*
- * Does a type hold biometric data: the biometric type itself, a domain
- * over it, an array of it, or a composite with such a field?  Such
- * columns are classified by type and never suggested.
- */
-static bool
-type_holds_biometric(Oid typid, Oid biometric_typid)
-{
-	Oid			elem;
-	bool		found = false;
-
-	check_stack_depth();
-	if (!OidIsValid(biometric_typid))
-		return false;
-	typid = getBaseType(typid);
-	if (typid == biometric_typid)
-		return true;
-	elem = get_element_type(typid);
-	if (OidIsValid(elem))
-		return type_holds_biometric(elem, biometric_typid);
-	if (type_is_rowtype(typid) && typid != RECORDOID)
-	{
-		TupleDesc	td = lookup_rowtype_tupdesc(typid, -1);
-		int			i;
-
-		for (i = 0; i < td->natts && !found; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(td, i);
-
-			if (!att->attisdropped &&
-				type_holds_biometric(att->atttypid, biometric_typid))
-				found = true;
-		}
-		ReleaseTupleDesc(td);
-	}
-	return found;
-}
-
 static BtTypeClass
 classify_type(Oid typid)
 {
@@ -1262,36 +1223,13 @@ column_term(const char *attname, BtTypeClass tc)
 }
 
 /*
- * The oid of the biometric type of this extension, or InvalidOid if the
- * extension is not installed in this database (then nothing is classified
- * by type).
- */
-static Oid
-biometric_type_oid(void)
-{
-	int			ret;
-	bool		isnull;
-	Datum		d;
-
-	ret = SPI_execute("SELECT t.oid FROM pg_catalog.pg_type t"
-					  " JOIN pg_catalog.pg_extension e ON e.extnamespace = t.typnamespace"
-					  " WHERE e.extname = 'biotoken' AND t.typname = 'biometric'",
-					  true, 1);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
-		return InvalidOid;
-	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-	return isnull ? InvalidOid : DatumGetObjectId(d);
-}
-
-/*
  * The catalog query of candidate columns: ordinary and partitioned tables
  * and materialized views outside the system schemas, the biotoken schema
  * and other sessions' temporary schemas; not partitions and not inherited
- * columns (the parent's label covers them, DESIGN.md); not columns with a
- * biotoken label.  Privileges are the caller's: a column is readable when
- * the caller may use its schema and SELECT it.
+ * columns (the parent's label covers them, DESIGN.md).  Privileges are the
+ * caller's: a column is readable when the caller may use its schema and
+ * SELECT it.  Classified columns are left out afterwards, by the labels
+ * module, which knows every way a column is classified.
  */
 static const char *const bt_candidates_sql =
 "SELECT c.oid, n.nspname, c.relname, c.relispopulated,"
@@ -1307,19 +1245,15 @@ static const char *const bt_candidates_sql =
 "   AND n.nspname NOT IN ('pg_catalog', 'information_schema', '" BT_SCHEMA "')"
 "   AND n.nspname !~ '^pg_toast'"
 "   AND (n.nspname !~ '^pg_temp_' OR n.oid = pg_catalog.pg_my_temp_schema())"
-"   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_seclabel l"
-"                    WHERE l.provider = 'biotoken'"
-"                      AND l.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-"                      AND l.objoid = c.oid AND l.objsubid = a.attnum)"
 " ORDER BY n.nspname, c.relname, a.attnum";
 
 /*
- * Read the candidate relations and their columns that are worth a look
- * (a name match, or a type whose content can be checked).  Returns a
- * List of BtRelation in the current memory context.
+ * Read the candidate relations and their unclassified columns that are
+ * worth a look (a name match, or a type whose content can be checked).
+ * Returns a List of BtRelation in the current memory context.
  */
 static List *
-load_candidates(Oid biometric_typid)
+load_candidates(void)
 {
 	List	   *rels = NIL;
 	BtRelation *cur = NULL;
@@ -1343,14 +1277,18 @@ load_candidates(Oid biometric_typid)
 		Oid			atttypid = DatumGetObjectId(SPI_getbinval(tup, td, 7, &isnull));
 		bool		readable_null;
 		Datum		readable = SPI_getbinval(tup, td, 8, &readable_null);
-		char	   *attname = SPI_getvalue(tup, td, 6);
+		AttrNumber	attnum = DatumGetInt16(SPI_getbinval(tup, td, 5, &isnull));
+		char	   *attname;
 		BtTypeClass tc;
 		const BtNameTerm *term;
 		BtColumn   *col;
 
 		CHECK_FOR_INTERRUPTS();
-		if (type_holds_biometric(atttypid, biometric_typid))
+
+		/* by type (biometric, its domains, arrays, composites), label, lineage */
+		if (bt_labels_column_category(relid, attnum) != BT_CAT_NONE)
 			continue;
+		attname = SPI_getvalue(tup, td, 6);
 		tc = classify_type(atttypid);
 		term = column_term(attname, tc);
 		if (term == NULL && !typeclass_sampled(tc))
@@ -1376,7 +1314,7 @@ load_candidates(Oid biometric_typid)
 
 		col = &cur->columns[cur->ncolumns++];
 		memset(col, 0, sizeof(BtColumn));
-		col->attnum = DatumGetInt16(SPI_getbinval(tup, td, 5, &isnull));
+		col->attnum = attnum;
 		namestrcpy(&col->attname, attname);
 		col->typeclass = tc;
 		/* NULL if the relation vanished meanwhile: then it is not readable */
@@ -1826,7 +1764,6 @@ biotoken_discover(PG_FUNCTION_ARGS)
 	StringInfoData reason;
 	List	   *rels;
 	ListCell   *lc;
-	Oid			biometric_typid;
 	int			ret;
 
 	bt_require_preloaded();
@@ -1842,8 +1779,7 @@ biotoken_discover(PG_FUNCTION_ARGS)
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
 
-	biometric_typid = biometric_type_oid();
-	rels = load_candidates(biometric_typid);
+	rels = load_candidates();
 
 	relcxt = AllocSetContextCreate(CurrentMemoryContext,
 								   "biotoken discover relation",

@@ -503,6 +503,20 @@ SELECT dblink_disconnect('regress_locker');
 SELECT relation, column_name, reason FROM biotoken.discover()
  WHERE relation = 'regress_parted'::regclass;
 
+-- ====================================================================
+-- discover(): classified columns are not suggested
+-- ====================================================================
+
+-- a label, whatever its category, and a parent's label (the child's
+-- inherited column was never a candidate; its own column still is)
+SECURITY LABEL FOR biotoken ON COLUMN regress_customers.national_id IS 'identity';
+SECURITY LABEL FOR biotoken ON COLUMN regress_customers.passport_photo IS 'biometric';
+SECURITY LABEL FOR biotoken ON COLUMN regress_customers.card_no IS 'identity';
+SECURITY LABEL FOR biotoken ON COLUMN regress_parent.iban IS 'financial';
+SELECT relation, column_name FROM biotoken.discover(0)
+ WHERE relation IN ('regress_customers'::regclass, 'regress_parent'::regclass, 'regress_child'::regclass)
+ ORDER BY relation::text COLLATE "C", column_name;
+
 \c contrib_regression
 DROP DATABASE regress_biotoken_discover;
 DROP ROLE regress_biotoken_discoverer;

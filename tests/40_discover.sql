@@ -4,7 +4,7 @@
 -- on random data, name matching, content evidence, what is never
 -- suggested, and that discover(0) reads no table data.
 BEGIN;
-SELECT plan(48);
+SELECT plan(49);
 
 -- ---------------------------------------------------------------- helpers
 
@@ -50,7 +50,7 @@ SELECT ok(NOT has_function_privilege('public', 'biotoken.discover(int)', 'EXECUT
 SELECT ok(NOT (SELECT prosecdef FROM pg_proc WHERE oid = 'biotoken.discover(int)'::regprocedure),
           'discover runs with the caller''s privileges');
 
--- --------------------------------------------------- validators (15)
+-- --------------------------------------------------- validators (16)
 
 SELECT setseed(0.61);
 CREATE TEMP TABLE t_ids AS
@@ -234,13 +234,19 @@ SELECT cmp_ok((SELECT confidence FROM biotoken.discover()
                 WHERE relation = 't_mixed'::regclass AND column_name = 'card_no'),
               '<', 0.5::real, 'the name "card_no" over random numbers is weak evidence');
 
--- -------------------------------------------------- never suggested (5)
+-- -------------------------------------------------- never suggested (6)
 
 CREATE DOMAIN pg_temp.t_face AS biometric;
 CREATE TABLE t_classified (face biometric, face_d pg_temp.t_face, faces biometric[], selfie bytea);
 SELECT is((SELECT array_agg(column_name::text) FROM biotoken.discover(0)
             WHERE relation = 't_classified'::regclass),
           ARRAY['selfie'], 'columns of the biometric type, domains and arrays of it are not suggested');
+
+SECURITY LABEL FOR biotoken ON COLUMN t_people."cardNumber" IS 'financial';
+SECURITY LABEL FOR biotoken ON COLUMN t_people.face_template IS 'biometric';
+SELECT ok(NOT EXISTS (SELECT 1 FROM biotoken.discover(0) WHERE relation = 't_people'::regclass
+                        AND column_name IN ('cardNumber', 'face_template')),
+          'labelled columns are not suggested');
 
 CREATE TABLE t_parted (k int, national_id text) PARTITION BY LIST (k);
 CREATE TABLE t_parted_1 PARTITION OF t_parted FOR VALUES IN (1);
