@@ -16,8 +16,9 @@
  *
  * Discovery runs with the caller's privileges: it samples only columns the
  * caller may SELECT (row-level security applies as for any query), takes
- * AccessShareLock on each sampled table without waiting (a table locked by
- * someone else is skipped with a NOTICE, so discovery never queues behind
+ * AccessShareLock on each sampled table without waiting and on its
+ * partitions and children waiting 100 ms at most (a table locked by
+ * someone else is skipped with a NOTICE: discovery does not queue behind
  * DDL), and samples each table in a subtransaction, so one table that
  * cannot be read does not end the run.  Sampled values never leave this
  * file: reasons and notices carry counts, never values.
@@ -65,8 +66,8 @@ PG_FUNCTION_INFO_V1(biotoken_discover);
  *
  * Each takes a string that need not be NUL-terminated, ignores leading and
  * trailing ASCII white space, and says whether the rest is a valid number
- * of its kind.  None allocates, throws or reads the catalog, so they cost a
- * few nanoseconds per value and can be fuzzed alone.
+ * of its kind.  None allocates, throws or reads the catalog: discovery
+ * runs all four over every sampled value.
  * ----------------------------------------------------------------
  */
 
@@ -605,8 +606,12 @@ typedef struct BtNameTerm
  * Weights: 0.8-0.9 for terms that name the thing itself (iban, ssn,
  * passport, card number), 0.6-0.7 for common abbreviations that are
  * rarely anything else (sfz, dni, acct), 0.4-0.5 for short or ambiguous
- * ones (pan, nif, tin, photo), so that a name alone never outweighs
- * content evidence.
+ * ones (pan, nif, tin, photo).
+ *
+ * A validator is given only to terms that name one format: "sfz" is a
+ * Chinese resident identity number, "ssn" a US one, but an "id card" or a
+ * "social security" number may be any country's, so content that fails
+ * the Chinese or US check does not weaken those names.
  */
 static const BtNameTerm bt_name_terms[] = {
 	/* identity: national identity numbers and documents */
@@ -614,20 +619,20 @@ static const BtNameTerm bt_name_terms[] = {
 	{{"national", "identity"}, ID, 0.8f, NOV, false},
 	{{"national", "#"}, ID, 0.6f, NOV, false},
 	{{"id", "#"}, ID, 0.6f, NOV, false},
-	{{"id", "card"}, ID, 0.8f, BT_VAL_CN_ID, false},
-	{{"id", "card", "#"}, ID, 0.8f, BT_VAL_CN_ID, false},
-	{{"identity", "card"}, ID, 0.8f, BT_VAL_CN_ID, false},
-	{{"identity", "card", "#"}, ID, 0.8f, BT_VAL_CN_ID, false},
+	{{"id", "card"}, ID, 0.8f, NOV, false},
+	{{"id", "card", "#"}, ID, 0.8f, NOV, false},
+	{{"identity", "card"}, ID, 0.8f, NOV, false},
+	{{"identity", "card", "#"}, ID, 0.8f, NOV, false},
 	{{"identity", "#"}, ID, 0.8f, NOV, false},
 	{{"identity", "document"}, ID, 0.6f, NOV, false},
 	{{"citizen", "id"}, ID, 0.8f, NOV, false},
 	{{"citizen", "#"}, ID, 0.7f, NOV, false},
-	{{"resident", "id"}, ID, 0.8f, BT_VAL_CN_ID, false},
+	{{"resident", "id"}, ID, 0.8f, NOV, false},
 	{{"personal", "id"}, ID, 0.7f, NOV, false},
 	{{"personal", "#"}, ID, 0.6f, NOV, false},
 	{{"person", "#"}, ID, 0.6f, NOV, false},
 	{{"ssn"}, ID, 0.9f, BT_VAL_SSN, false},
-	{{"social", "security"}, ID, 0.8f, BT_VAL_SSN, false},
+	{{"social", "security"}, ID, 0.8f, NOV, false},
 	{{"social", "insurance", "#"}, ID, 0.7f, NOV, false},
 	{{"sin"}, ID, 0.4f, NOV, false},
 	{{"passport"}, ID, 0.8f, NOV, true},
