@@ -21,6 +21,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
+#include "audit.h"
 #include "biotoken.h"
 #include "guc.h"
 #include "keys.h"
@@ -64,6 +65,14 @@ _PG_init(void)
 	 * invalidation callbacks; before the guard, which reads the cache.
 	 */
 	bt_labels_init();
+
+	/*
+	 * Last: the access log.  Its hooks must be the outermost ones (installed
+	 * after every other module's), so that they note the statement and log
+	 * a changed biotoken.guard before any other hook can act or write a
+	 * record.
+	 */
+	bt_audit_init();
 
 	bt_preloaded = true;
 }
