@@ -22,8 +22,10 @@
 #include "utils/builtins.h"
 
 #include "biotoken.h"
+#include "guard.h"
 #include "guc.h"
 #include "keys.h"
+#include "labels.h"
 
 PG_MODULE_MAGIC;
 
@@ -50,6 +52,15 @@ _PG_init(void)
 
 	/* 2. keys: the server does not start without them */
 	bt_keys_load();
+
+	/* 3. classification: the label provider and the category cache */
+	bt_labels_init();
+
+	/*
+	 * 4. the guard: its hooks ask classification for categories, so it comes
+	 * after it; audit grants need no initialisation of their own.
+	 */
+	bt_guard_init();
 
 	bt_preloaded = true;
 }
