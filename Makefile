@@ -14,6 +14,7 @@ SHLIB_LINK = -lcrypto
 
 # pg_regress tests, in order (sql/NAME.sql, expected/NAME.out)
 REGRESS = setup template_io template_match
+REGRESS += guard_paths grants
 REGRESS_OPTS = --inputdir=.
 
 EXTRA_CLEAN = $(EXTENSION).control results/ regression.diffs regression.out

@@ -30,6 +30,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -141,6 +142,7 @@ grant_detail_json(Oid grantee, const char *purpose, TimestampTz expires_at,
 {
 	StringInfoData buf;
 	char		tsbuf[MAXDATELEN + 1];
+	int			utc = 0;		/* the log speaks UTC, whatever the session's TimeZone */
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, "{\"grantee\": ");
@@ -149,7 +151,7 @@ grant_detail_json(Oid grantee, const char *purpose, TimestampTz expires_at,
 	append_json_text(&buf, purpose);
 	appendStringInfo(&buf, ", \"expires_at\": \"%s\"",
 					 JsonEncodeDateTime(tsbuf, TimestampTzGetDatum(expires_at),
-										TIMESTAMPTZOID, NULL));
+										TIMESTAMPTZOID, &utc));
 	appendStringInfoString(&buf, ", \"relations\": ");
 	if (relations == NULL)
 		appendStringInfoString(&buf, "null");
@@ -548,7 +550,13 @@ bt_grants_find_covering(const Oid *relids, int nrelids)
 				 errmsg("table \"%s.audit_grants\" has an unexpected layout", BT_SCHEMA),
 				 errhint("Reinstall the biotoken extension.")));
 
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	/*
+	 * The latest snapshot sees a revocation committed a moment ago; during a
+	 * parallel operation (nested statements of a parallel query, in the
+	 * leader or a worker) only the statement's own snapshot may be used.
+	 */
+	snapshot = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() :
+								GetLatestSnapshot());
 	scan = table_beginscan(rel, snapshot, 0, NULL);
 	slot = table_slot_create(rel, NULL);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
