@@ -13,9 +13,13 @@ PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith -Wendif-labels -Wformat-s
 SHLIB_LINK = -lcrypto
 
 # pg_regress tests, in order (sql/NAME.sql, expected/NAME.out)
-REGRESS = setup template_io template_match
+REGRESS = setup gucs template_io template_match
+# (other modules append their tests here)
 REGRESS += guard_paths grants
 REGRESS_OPTS = --inputdir=.
+
+# keep last: it installs the extension afresh in a database of its own
+REGRESS += upgrade
 
 EXTRA_CLEAN = $(EXTENSION).control results/ regression.diffs regression.out
 

@@ -21,6 +21,7 @@
 
 #include <limits.h>
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "guc.h"
@@ -134,13 +135,10 @@ bt_guc_template_bits(int dims)
 }
 
 /*
- * bt_guc_init
- *		Define every biotoken.* setting.  Called first from _PG_init, also
- *		when the library is loaded without shared_preload_libraries, so that
- *		the settings are known and reserved either way.
+ * The key sources: postmaster settings, superuser-only to read.
  */
-void
-bt_guc_init(void)
+static void
+define_key_settings(void)
 {
 	DefineCustomStringVariable("biotoken.key_file",
 							   "Sets the file that holds the biotoken keys.",
@@ -165,6 +163,24 @@ bt_guc_init(void)
 							   NULL,
 							   NULL,
 							   NULL);
+}
+
+/*
+ * bt_guc_init
+ *		Define every biotoken.* setting.  Called first from _PG_init, also
+ *		when the library is loaded without shared_preload_libraries, so that
+ *		the settings are known and reserved either way.
+ */
+void
+bt_guc_init(void)
+{
+	/*
+	 * Postmaster settings can only be defined while the postmaster loads the
+	 * library; a backend that loads it later (CREATE EXTENSION on a server
+	 * that did not preload it) must skip them, or it dies with FATAL.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		define_key_settings();
 
 	DefineCustomBoolVariable("biotoken.guard",
 							 "Refuses statements that combine biometric data with identity or financial data.",
@@ -202,9 +218,9 @@ bt_guc_init(void)
 
 	DefineCustomStringVariable("biotoken.model",
 							   "Sets the model profile used to enroll embeddings.",
-							   "The profile's mean is subtracted from every embedding before it is projected.",
+							   "The profile's mean is subtracted from every embedding before it is projected; \"none\" uses no profile.",
 							   &bt_model,
-							   "",
+							   "none",
 							   PGC_USERSET,
 							   0,
 							   NULL,

@@ -211,6 +211,12 @@ biotoken_register_model(PG_FUNCTION_ARGS)
 					 errmsg("model profile mean must contain only finite values"),
 					 errdetail("Element %d is not finite.", i + 1)));
 
+	if (load_model(cname, 0) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("model profile \"%s\" already exists", cname),
+				 errhint("Profiles cannot be changed; register the new mean under a new name.")));
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	values[0] = PointerGetDatum(name);

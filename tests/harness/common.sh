@@ -23,6 +23,9 @@
 #   BT_EXTRA_CONF     postgresql.conf lines (newline-separated) added to every
 #                     start, before the per-call lines of start_server.
 #   BT_KEEP           1 = keep each cluster's temporary directory on exit.
+#   BT_KEY_HEX        64 hex digits: the key (id 1) of the key file every new
+#                     cluster gets; default a fresh random key per cluster.
+#                     run_tests.sh fixes it for the pg_regress/pgTAP server.
 #   BT_OUTPUTDIR      where pg_regress writes results/ and regression.diffs
 #                     (default: the repository top, as with installcheck).
 #
@@ -48,27 +51,55 @@
 #   restart_server [LINE...]    stop, then start with exactly these LINEs
 #                           (lines of the previous start are not kept).
 #   stop_server             fast shutdown; no-op if not running.
+#   init_cluster            create this shell's cluster (initdb) without
+#                           starting it, e.g. to put files in BT_TMPDIR
+#                           first; start_server calls it when needed.
 #   destroy_cluster         stop and remove this shell's cluster; the next
 #                           start_server makes a fresh one (new initdb).
-#   cleanup_server          destroy_cluster, unless BT_KEEP=1; installed as
-#                           the EXIT trap when this file is sourced.
+#   cleanup_server          destroy_cluster, unless BT_KEEP=1; run from the
+#                           EXIT trap (bt_on_exit) that sourcing installs,
+#                           which also makes the exit status non-zero if a
+#                           TAP assertion failed.
 #   server_log_since_start  the server log written since the last start call.
+#   server_log_has ERE      that log matches the extended regexp ERE.
 #   server_log_tail [N]     the last N (default 40) lines of the server log.
 #   as_postgres CMD...      run CMD as the postgres user (root cannot run
 #                           the server), in the cluster's directory.
-#   make_key_file PATH [MODE] [KEYID]  write a random key file owned by
-#                           postgres; prints the key's hex on stdout.
+#   make_key_file PATH [MODE] [KEYID] [HEX]  write a key file owned by
+#                           postgres (random key unless HEX); prints the
+#                           key's hex on stdout.
 #   bt_psql ARGS...         "${BT_PSQL[@]}" ARGS...
+#   create_test_embedding_fn [DB]  create test_embedding(seed int,
+#                           dims int DEFAULT 128) -> float4[]: deterministic
+#                           pseudo-random embeddings; different seeds are
+#                           nearly orthogonal.
 #   TAP: tap_plan N; tap_ok DESC CMD...; tap_not DESC CMD...;
-#        tap_is GOT WANT DESC; tap_pass DESC; tap_fail DESC [DIAG...];
+#        tap_start_fails DESC [LINE...]; tap_is GOT WANT DESC; tap_pass DESC; tap_fail DESC [DIAG...];
 #        tap_diag MSG...; tap_bail MSG
 #
 # A script that needs its own EXIT trap must call cleanup_server from it.
+#
+# Writing a cluster test (tests/cluster/NAME.sh, executable): source this
+# file, print the plan with tap_plan, then start_server / restart_server /
+# tap_start_fails and tap_* assertions against this script's own cluster;
+# tap_bail when going on makes no sense.  run_tests.sh runs it with
+# BT_DESTDIR and PG_CONFIG passed on and BT_SKIP_PACKAGES=BT_SKIP_BUILD=1,
+# and counts its "ok N" / "not ok N" lines against the plan.  To run one
+# alone after a build and install:
+#   BT_DESTDIR=/tmp/bt-inst tests/cluster/NAME.sh
+
 
 BT_HARNESS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 BT_ROOT="$(cd "$BT_HARNESS_DIR/../.." && pwd)"
 PG_CONFIG="${PG_CONFIG:-pg_config}"
 BT_PRELOAD="${BT_PRELOAD-biotoken}"
+
+# make install runs in BT_ROOT and the server has another working
+# directory: a relative BT_DESTDIR would mean three different places.
+if [[ -n "${BT_DESTDIR:-}" && "$BT_DESTDIR" != /* ]]; then
+    BT_DESTDIR="$PWD/$BT_DESTDIR"
+    export BT_DESTDIR
+fi
 
 # Messages the tests grep for are English; the C.UTF-8 locale is built
 # into Debian 12's libc, so it exists even on a bare system.
@@ -85,7 +116,7 @@ BT_PACKAGES=(
     postgresql-15 postgresql-server-dev-15
     postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
     postgresql-15-pgaudit
-    util-linux coreutils procps
+    util-linux coreutils
 )
 
 BT_PSQL=(psql -X -q -v ON_ERROR_STOP=1)
@@ -150,8 +181,10 @@ ensure_packages() {
     fi
     bt_say "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q || return 1
-    apt-get install -y -q --no-install-recommends "${missing[@]}" || return 1
+    # Wait for a dpkg lock held by another apt run instead of failing.
+    apt-get -o DPkg::Lock::Timeout=300 update -q || return 1
+    apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends \
+        "${missing[@]}" || return 1
 }
 
 #
@@ -192,6 +225,18 @@ bt_psql() {
     "${BT_PSQL[@]}" "$@"
 }
 
+create_test_embedding_fn() {
+    bt_psql -d "${1:-$PGDATABASE}" <<'SQL'
+-- fract(sin(x) * 43758.5453): a well-known cheap hash; values in [-0.5, 0.5)
+CREATE FUNCTION test_embedding(seed int, dims int DEFAULT 128) RETURNS float4[]
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT array_agg((h.x - floor(h.x) - 0.5)::float4 ORDER BY i)
+    FROM generate_series(1, dims) AS i,
+         LATERAL (SELECT sin(seed * 7919.0 + i * 104.729) * 43758.5453 AS x) AS h
+$$;
+SQL
+}
+
 # Quote a value for postgresql.conf.
 bt_conf_quote() {
     printf "'%s'" "${1//\'/\'\'}"
@@ -203,15 +248,20 @@ bt_random_hex() {
 }
 
 #
-# make_key_file PATH [MODE] [KEYID]
+# make_key_file PATH [MODE] [KEYID] [HEX]
 #	Write a key file ("<key id> <64 hex digits>") owned by postgres with
-#	the given mode (default 0600) and key id (default 1).  Prints the
-#	key's hex digits so tests can look for leaks of it.
+#	the given mode (default 0600), key id (default 1) and key (default
+#	random).  Prints the key's hex digits so tests can look for leaks.
 #
 make_key_file() {
-    local path="$1" mode="${2:-0600}" keyid="${3:-1}" hex
-    hex="$(bt_random_hex)" || return 1
-    ((${#hex} == 64)) || return 1
+    local path="$1" mode="${2:-0600}" keyid="${3:-1}" hex="${4:-}"
+    if [[ -z "$hex" ]]; then
+        hex="$(bt_random_hex)" || return 1
+    fi
+    if [[ ! "$hex" =~ ^[0-9a-fA-F]{64}$ ]]; then
+        bt_say "a key must be 64 hex digits"
+        return 1
+    fi
     (umask 077 && printf '%s %s\n' "$keyid" "$hex" >"$path") || return 1
     if ((EUID == 0)); then
         chown postgres:postgres "$path" || return 1
@@ -236,8 +286,12 @@ bt_pick_port() {
 
 # Create this shell's cluster: a mktemp directory owned by postgres with
 # the data directory, the socket directory, the log and a key file.
-bt_init_cluster() {
+# Does nothing if this shell already has one.
+init_cluster() {
     local out
+    if [[ -n "$BT_TMPDIR" ]]; then
+        return 0
+    fi
     bt_find_bindir || return 1
     BT_TMPDIR="$(mktemp -d /tmp/biotoken-test.XXXXXX)" || return 1
     BT_PGDATA="$BT_TMPDIR/data"
@@ -261,7 +315,7 @@ bt_init_cluster() {
     printf "\ninclude 'biotoken_harness.conf'\n" >>"$BT_PGDATA/postgresql.conf" || return 1
     # Key id 1, outside the data directory, as a DBA would set it up;
     # tests of the generated key file override biotoken.key_file.
-    make_key_file "$BT_KEY_FILE" 0600 1 >/dev/null || return 1
+    make_key_file "$BT_KEY_FILE" 0600 1 "${BT_KEY_HEX:-}" >/dev/null || return 1
 }
 
 # Write the settings of one start: harness defaults, then BT_EXTRA_CONF,
@@ -307,9 +361,7 @@ try_start_server() {
         bt_say "server already running; use restart_server"
         return 1
     fi
-    if [[ -z "$BT_TMPDIR" ]]; then
-        bt_init_cluster || return 1
-    fi
+    init_cluster || return 1
     for ((attempt = 0; attempt < 5; attempt++)); do
         port="$(bt_pick_port)" || return 1
         bt_write_conf "$port" "$@" || return 1
@@ -390,6 +442,14 @@ server_log_since_start() {
     fi
 }
 
+# server_log_has ERE: the log since the last start matches ERE.  (Not a
+# pipe into grep -q: with pipefail, grep's early exit fails the pipe.)
+server_log_has() {
+    local log
+    log="$(server_log_since_start)"
+    grep -q -E -e "$1" <<<"$log"
+}
+
 server_log_tail() {
     if [[ -n "$BT_LOG" && -f "$BT_LOG" ]]; then
         tail -n "${1:-40}" "$BT_LOG"
@@ -402,6 +462,7 @@ server_log_tail() {
 # early therefore fails even though it printed no "not ok".
 #
 BT_TAP_N=0
+BT_TAP_FAILED=0
 
 tap_plan() {
     printf '1..%d\n' "$1"
@@ -416,6 +477,7 @@ tap_fail() {
     local desc="$1"
     shift
     BT_TAP_N=$((BT_TAP_N + 1))
+    BT_TAP_FAILED=$((BT_TAP_FAILED + 1))
     printf 'not ok %d - %s\n' "$BT_TAP_N" "$desc"
     if (($# > 0)); then
         tap_diag "$@"
@@ -449,6 +511,20 @@ tap_not() {
     fi
 }
 
+# tap_start_fails DESC [LINE...]: passes if the server refuses to start
+# with these settings.  A server that does start is stopped again, so the
+# next start in the script is a real attempt, not "already running".
+tap_start_fails() {
+    local desc="$1"
+    shift
+    if try_start_server "$@"; then
+        stop_server
+        tap_fail "$desc" "the server started"
+    else
+        tap_pass "$desc"
+    fi
+}
+
 tap_is() {
     if [[ "$1" == "$2" ]]; then
         tap_pass "$3"
@@ -462,7 +538,17 @@ tap_bail() {
     exit 1
 }
 
-# Stop and remove the cluster however the script ends; INT and TERM go
-# through exit so the EXIT trap runs.
-trap cleanup_server EXIT
+# Stop and remove the cluster however the script ends, and make a TAP
+# script that printed "not ok" exit non-zero even if it ran to the end.
+bt_on_exit() {
+    local rc=$?
+    cleanup_server
+    if ((rc == 0 && BT_TAP_FAILED > 0)); then
+        rc=1
+    fi
+    exit "$rc"
+}
+
+# INT and TERM go through exit so the EXIT trap runs.
+trap bt_on_exit EXIT
 trap 'exit 130' INT TERM
