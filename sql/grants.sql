@@ -6,20 +6,20 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS biotoken;
 DROP SCHEMA IF EXISTS regress_grants CASCADE;
-DROP ROLE IF EXISTS regress_biotoken_admin1;
-DROP ROLE IF EXISTS regress_biotoken_admin2;
+DROP ROLE IF EXISTS regress_biotoken_gadmin1;
+DROP ROLE IF EXISTS regress_biotoken_gadmin2;
 DROP ROLE IF EXISTS regress_biotoken_analyst;
 DROP ROLE IF EXISTS regress_biotoken_team;
 DROP ROLE IF EXISTS regress_biotoken_other;
-DROP ROLE IF EXISTS regress_biotoken_auditor1;
+DROP ROLE IF EXISTS regress_biotoken_gauditor;
 RESET client_min_messages;
 
-CREATE ROLE regress_biotoken_admin1 IN ROLE biotoken_admin;
-CREATE ROLE regress_biotoken_admin2 IN ROLE biotoken_admin;
+CREATE ROLE regress_biotoken_gadmin1 IN ROLE biotoken_admin;
+CREATE ROLE regress_biotoken_gadmin2 IN ROLE biotoken_admin;
 CREATE ROLE regress_biotoken_team;
 CREATE ROLE regress_biotoken_analyst IN ROLE regress_biotoken_team;
 CREATE ROLE regress_biotoken_other;
-CREATE ROLE regress_biotoken_auditor1 IN ROLE biotoken_auditor;
+CREATE ROLE regress_biotoken_gauditor IN ROLE biotoken_auditor;
 
 CREATE SCHEMA regress_grants;
 GRANT USAGE, CREATE ON SCHEMA regress_grants TO PUBLIC;
@@ -54,7 +54,7 @@ SELECT biotoken.grant_audit('regress_biotoken_analyst', 'case 1');	-- fail (supe
 SELECT biotoken.revoke_audit(1);	-- fail (superuser, not admin)
 
 -- argument checks
-SET SESSION AUTHORIZATION regress_biotoken_admin1;
+SET SESSION AUTHORIZATION regress_biotoken_gadmin1;
 SELECT biotoken.grant_audit('regress_biotoken_analyst', '');	-- fail
 SELECT biotoken.grant_audit('regress_biotoken_analyst', '   ');	-- fail
 SELECT biotoken.grant_audit('regress_biotoken_analyst', NULL);	-- fail
@@ -70,18 +70,18 @@ SELECT biotoken.grant_audit('regress_biotoken_analyst', 'case 1', '1 hour',
 SELECT biotoken.grant_audit('regress_biotoken_analyst', 'case 1', '1 hour',
 							ARRAY['regress_grants.gr_faces', NULL]::regclass[]);	-- fail
 -- two-person rule
-SELECT biotoken.grant_audit('regress_biotoken_admin1', 'case 1');	-- fail (self)
+SELECT biotoken.grant_audit('regress_biotoken_gadmin1', 'case 1');	-- fail (self)
 SELECT biotoken.grant_audit('biotoken_admin', 'case 1');	-- fail (own role)
 RESET SESSION AUTHORIZATION;
 SET biotoken.max_grant_duration = '1h';
-SET SESSION AUTHORIZATION regress_biotoken_admin1;
+SET SESSION AUTHORIZATION regress_biotoken_gadmin1;
 SELECT biotoken.grant_audit('regress_biotoken_analyst', 'case 1', '2 hours');	-- fail
 RESET SESSION AUTHORIZATION;
 RESET biotoken.max_grant_duration;
 -- the grants table is not for writing
 SET SESSION AUTHORIZATION regress_biotoken_analyst;
 INSERT INTO biotoken.audit_grants (grantee, grantor, purpose, granted_at, expires_at)
-	VALUES ('regress_biotoken_analyst', 'regress_biotoken_admin1', 'forged',
+	VALUES ('regress_biotoken_analyst', 'regress_biotoken_gadmin1', 'forged',
 			now(), now() + interval '1 hour');	-- fail
 SELECT count(*) FROM biotoken.audit_grants;	-- fail
 RESET SESSION AUTHORIZATION;
@@ -92,7 +92,7 @@ SELECT gr_combine();	-- fail
 RESET SESSION AUTHORIZATION;
 
 -- a grant covers its grantee
-SET SESSION AUTHORIZATION regress_biotoken_admin1;
+SET SESSION AUTHORIZATION regress_biotoken_gadmin1;
 SELECT biotoken.grant_audit('regress_biotoken_analyst', 'case 1', '1 hour') AS g1 \gset
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_biotoken_analyst;
@@ -124,12 +124,12 @@ SELECT count(face) FROM gr_bundle WHERE national_id = 'A1';	-- fail
 RESET SESSION AUTHORIZATION;
 
 -- active_grants: admins and auditors see every grant, others theirs
-SET SESSION AUTHORIZATION regress_biotoken_admin2;
+SET SESSION AUTHORIZATION regress_biotoken_gadmin2;
 SELECT biotoken.grant_audit('regress_biotoken_team', 'case 2', '1 hour',
 							ARRAY['regress_grants.gr_faces', 'regress_grants.gr_part']::regclass[]) AS g2 \gset
 SELECT grantee, grantor, purpose, relations FROM biotoken.active_grants ORDER BY purpose;
 RESET SESSION AUTHORIZATION;
-SET SESSION AUTHORIZATION regress_biotoken_auditor1;
+SET SESSION AUTHORIZATION regress_biotoken_gauditor;
 SELECT grantee, purpose FROM biotoken.active_grants ORDER BY purpose;
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_biotoken_analyst;
@@ -140,7 +140,7 @@ SELECT grantee, purpose FROM biotoken.active_grants ORDER BY purpose;
 RESET SESSION AUTHORIZATION;
 
 -- revoke: at once
-SET SESSION AUTHORIZATION regress_biotoken_admin2;
+SET SESSION AUTHORIZATION regress_biotoken_gadmin2;
 SELECT biotoken.revoke_audit(:g1);
 -- (the SQLSTATE only: the message holds the grant id)
 \set VERBOSITY sqlstate
@@ -159,35 +159,35 @@ SELECT count(*) FROM gr_part_1 p JOIN gr_notes n USING (person_id)
 RESET SESSION AUTHORIZATION;
 
 -- a grantor who joins the grantee role voids the grant
-GRANT regress_biotoken_team TO regress_biotoken_admin2;
+GRANT regress_biotoken_team TO regress_biotoken_gadmin2;
 SET SESSION AUTHORIZATION regress_biotoken_analyst;
 SELECT count(*) FROM gr_part WHERE face IS NOT NULL AND national_id = 'A1';	-- fail
 -- ... and the grantee no longer sees it as covering
 SELECT grantee, purpose FROM biotoken.active_grants ORDER BY purpose;
 RESET SESSION AUTHORIZATION;
 -- (admins still see it)
-SET SESSION AUTHORIZATION regress_biotoken_admin1;
+SET SESSION AUTHORIZATION regress_biotoken_gadmin1;
 SELECT grantee, purpose FROM biotoken.active_grants ORDER BY purpose;
 RESET SESSION AUTHORIZATION;
 -- and the same grantor could not give it now
-SET SESSION AUTHORIZATION regress_biotoken_admin2;
+SET SESSION AUTHORIZATION regress_biotoken_gadmin2;
 SELECT biotoken.grant_audit('regress_biotoken_team', 'case 3');	-- fail (belongs to it)
 RESET SESSION AUTHORIZATION;
-REVOKE regress_biotoken_team FROM regress_biotoken_admin2;
-SET SESSION AUTHORIZATION regress_biotoken_admin2;
+REVOKE regress_biotoken_team FROM regress_biotoken_gadmin2;
+SET SESSION AUTHORIZATION regress_biotoken_gadmin2;
 SELECT biotoken.revoke_audit(:g2);
 RESET SESSION AUTHORIZATION;
 
 -- expiry: an expired grant covers nothing
 INSERT INTO biotoken.audit_grants (grantee, grantor, purpose, granted_at, expires_at)
-	VALUES ('regress_biotoken_other', 'regress_biotoken_admin1', 'expired',
+	VALUES ('regress_biotoken_other', 'regress_biotoken_gadmin1', 'expired',
 			now() - interval '2 hours', now() - interval '1 hour');
 SET SESSION AUTHORIZATION regress_biotoken_other;
 SELECT gr_combine();	-- fail
 SELECT grantee, purpose FROM biotoken.active_grants;
 RESET SESSION AUTHORIZATION;
 -- and a short one lapses while in use
-SET SESSION AUTHORIZATION regress_biotoken_admin1;
+SET SESSION AUTHORIZATION regress_biotoken_gadmin1;
 SELECT biotoken.grant_audit('regress_biotoken_other', 'short', '3 seconds') AS g3 \gset
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_biotoken_other;
@@ -200,9 +200,9 @@ RESET SESSION AUTHORIZATION;
 DROP SCHEMA regress_grants CASCADE;
 DELETE FROM biotoken.audit_grants
 	WHERE grantee::text LIKE 'regress_biotoken_%' OR grantor::text LIKE 'regress_biotoken_%';
-DROP ROLE regress_biotoken_admin1;
-DROP ROLE regress_biotoken_admin2;
+DROP ROLE regress_biotoken_gadmin1;
+DROP ROLE regress_biotoken_gadmin2;
 DROP ROLE regress_biotoken_analyst;
 DROP ROLE regress_biotoken_team;
 DROP ROLE regress_biotoken_other;
-DROP ROLE regress_biotoken_auditor1;
+DROP ROLE regress_biotoken_gauditor;
