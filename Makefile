@@ -15,6 +15,7 @@ SHLIB_LINK = -lcrypto
 # pg_regress tests, in order (sql/NAME.sql, expected/NAME.out)
 REGRESS = setup gucs template_io template_match
 # (other modules append their tests here)
+REGRESS += labels
 REGRESS += guard_paths grants
 REGRESS_OPTS = --inputdir=.
 

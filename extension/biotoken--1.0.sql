@@ -207,6 +207,74 @@ GRANT EXECUTE ON FUNCTION biotoken.register_model(text, int, float4[]) TO biotok
 -- Classification (labels.c)
 -- ====================================================================
 
+-- Columns are classified by type (biometric, and domains, arrays and
+-- composites of it) and by SECURITY LABEL FOR biotoken ('biometric',
+-- 'identity', 'financial'); labels of a parent's columns cover its
+-- partitions and children.  When the guard copies classified data into a
+-- column it labels the column too, and records the provenance here.
+-- labels.c writes the rows directly (no privilege on the table is needed
+-- by whoever made the copy) and deletes them with the column or table.
+CREATE TABLE biotoken.label_lineage (
+	relid regclass NOT NULL,
+	attnum int2 NOT NULL CHECK (attnum > 0),
+	column_name name NOT NULL,
+	category text NOT NULL
+		CHECK (category IN ('biometric', 'identity', 'financial')),
+	source_columns text[] NOT NULL,
+	labelled_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	labelled_by name NOT NULL DEFAULT session_user,
+	PRIMARY KEY (relid, attnum)
+);
+COMMENT ON TABLE biotoken.label_lineage IS
+	'provenance of labels set by lineage: the column received data copied from classified columns';
+COMMENT ON COLUMN biotoken.label_lineage.relid IS
+	'the relation whose column was labelled';
+COMMENT ON COLUMN biotoken.label_lineage.attnum IS
+	'the column''s number when it was labelled';
+COMMENT ON COLUMN biotoken.label_lineage.column_name IS
+	'the column''s name when it was labelled';
+COMMENT ON COLUMN biotoken.label_lineage.category IS
+	'the category the label gave the column';
+COMMENT ON COLUMN biotoken.label_lineage.source_columns IS
+	'the classified columns the data came from, as schema.table.column';
+COMMENT ON COLUMN biotoken.label_lineage.labelled_at IS
+	'start of the transaction that set the label';
+COMMENT ON COLUMN biotoken.label_lineage.labelled_by IS
+	'session user of the transaction that set the label';
+-- Dumped for pg_dump/pg_restore, except rows of temporary tables and of
+-- relations that no longer exist (their regclass would not restore).
+SELECT pg_catalog.pg_extension_config_dump('biotoken.label_lineage',
+	'WHERE relid::pg_catalog.oid IN (SELECT c.oid FROM pg_catalog.pg_class c '
+	'WHERE c.relpersistence OPERATOR(pg_catalog.<>) ''t'')');
+REVOKE ALL ON biotoken.label_lineage FROM PUBLIC;
+GRANT SELECT ON biotoken.label_lineage TO PUBLIC;
+
+CREATE FUNCTION biotoken.classified_columns_internal(
+	OUT relation regclass, OUT column_name name,
+	OUT category text, OUT source text)
+	RETURNS SETOF record
+	AS 'MODULE_PATHNAME', 'biotoken_classified_columns_internal'
+	LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION biotoken.classified_columns_internal() IS
+	'every classified column of the database as the guard sees it; use the view biotoken.classified_columns';
+
+-- Classification is metadata, like pg_seclabels and pg_attribute, which
+-- every role can read already: the view is readable by PUBLIC.
+CREATE VIEW biotoken.classified_columns AS
+	SELECT relation, column_name, category, source
+	FROM biotoken.classified_columns_internal();
+COMMENT ON VIEW biotoken.classified_columns IS
+	'every classified column of every table, partition, materialized view and foreign table in the database';
+COMMENT ON COLUMN biotoken.classified_columns.relation IS
+	'the relation';
+COMMENT ON COLUMN biotoken.classified_columns.column_name IS
+	'the column';
+COMMENT ON COLUMN biotoken.classified_columns.category IS
+	'biometric, identity or financial; the strongest when several apply';
+COMMENT ON COLUMN biotoken.classified_columns.source IS
+	'type (biometric by type), label (own label), inherited (a parent''s label) or lineage (labelled by a copy)';
+GRANT SELECT ON biotoken.classified_columns TO PUBLIC;
+
 -- ====================================================================
 -- Audit grants (grants.c)
 -- ====================================================================

@@ -46,19 +46,29 @@ _PG_init(void)
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
-	/* pg_upgrade runs no statement that needs the keys or the guard */
+	/*
+	 * pg_upgrade runs no statement that needs the keys or the guard, but it
+	 * does restore SECURITY LABEL FOR biotoken, which fails unless the label
+	 * provider is registered.
+	 */
 	if (IsBinaryUpgrade)
+	{
+		bt_labels_init();
 		return;
+	}
 
 	/* 2. keys: the server does not start without them */
 	bt_keys_load();
 
-	/* 3. classification: the label provider and the category cache */
+	/*
+	 * 3. classification: the label provider, the category cache and its
+	 * invalidation callbacks; before the guard, which reads the cache.
+	 */
 	bt_labels_init();
 
 	/*
-	 * 4. the guard: its hooks ask classification for categories, so it comes
-	 * after it; audit grants need no initialisation of their own.
+	 * 4. the guard: its executor, planner and utility hooks and transaction
+	 * callbacks; audit grants need no initialisation of their own.
 	 */
 	bt_guard_init();
 
