@@ -1000,6 +1000,47 @@ lineage_for_output(Query *query)
 }
 
 /*
+ * Refuse a copy that would put biometric data and identity or financial
+ * data into one column.  A column holds one category (labels.c keeps the
+ * strongest), so such a column would be labelled biometric only and could
+ * then be read, identity and all, by anyone who may read faces; a grant
+ * does not change that, since the copy outlives the grant.
+ */
+static void
+lineage_refuse_mixed(Oid relid, BtLineageTarget *target)
+{
+	BtAuditRecord rec;
+	StringInfoData others;
+	StringInfoData sources;
+	ListCell   *lc;
+	char	   *target_name = column_name(relid, target->attnum);
+
+	rec.event = BT_EVENT_REFUSED;
+	rec.grant_id = 0;
+	rec.categories = target->categories;
+	rec.columns = lappend(list_copy(target->sources), target_name);
+	rec.detail = NULL;
+	bt_audit_write(&rec);
+
+	initStringInfo(&others);
+	append_category_names(&others, target->categories & BT_CAT_OTHER, ", ", " and ");
+	initStringInfo(&sources);
+	foreach(lc, target->sources)
+	{
+		if (sources.len > 0)
+			appendStringInfoString(&sources, ", ");
+		appendStringInfoString(&sources, (char *) lfirst(lc));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot copy biometric data and %s data into one column",
+					others.data),
+			 errdetail("Column %s would receive data derived from %s.",
+					   target_name, sources.data),
+			 errhint("Copy them into separate columns: each is then labelled with its own category.")));
+}
+
+/*
  * Label the target columns of relid.  Labels already present are skipped
  * by labels.c's own comparison as well as ours.
  */
@@ -1011,6 +1052,15 @@ lineage_apply(Oid relid, List *targets)
 
 	if (targets == NIL || !OidIsValid(relid))
 		return;
+
+	foreach(lc, targets)
+	{
+		BtLineageTarget *target = (BtLineageTarget *) lfirst(lc);
+
+		if ((target->categories & BT_CAT_BIOMETRIC) &&
+			(target->categories & BT_CAT_OTHER))
+			lineage_refuse_mixed(relid, target);
+	}
 
 	in_guard = true;
 	PG_TRY();

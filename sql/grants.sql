@@ -117,6 +117,10 @@ SET SESSION AUTHORIZATION regress_biotoken_analyst;
 CREATE TABLE gr_bundle AS
 	SELECT f.person_id, f.face, i.national_id FROM gr_faces f JOIN gr_ids i USING (person_id);
 GRANT SELECT ON gr_bundle TO PUBLIC;
+-- not into one column, though, grant or no grant
+CREATE TABLE gr_mixed AS
+	SELECT f.face::text || i.national_id AS code
+	  FROM gr_faces f JOIN gr_ids i USING (person_id);	-- fail
 RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_biotoken_other;
 SELECT count(person_id) FROM gr_bundle;

@@ -439,6 +439,9 @@ SELECT count(f.face) FROM gp_faces f JOIN gp_launder l USING (person_id);
 CREATE TABLE gp_facecopy AS SELECT person_id, face AS f FROM gp_faces;
 SELECT count(c.f) FROM gp_facecopy c JOIN gp_ids i USING (person_id)
 	WHERE i.national_id = 'A1';	-- fail
+-- one column cannot hold both: it could carry only one label
+CREATE TABLE gp_mixed_copy (code text);
+INSERT INTO gp_mixed_copy SELECT face::text || national_id FROM gp_people;	-- fail
 -- REFRESH re-derives; EXPLAIN without ANALYZE labels nothing
 CREATE TABLE gp_explained (person_id int, code text);
 EXPLAIN (COSTS OFF) INSERT INTO gp_explained SELECT person_id, national_id FROM gp_ids;

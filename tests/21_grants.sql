@@ -2,7 +2,7 @@
 -- checks on each argument, coverage, the two-person rule, relation lists,
 -- expiry, revocation, SET ROLE and SECURITY DEFINER, active_grants.
 BEGIN;
-SELECT plan(41);
+SELECT plan(42);
 
 SET LOCAL client_min_messages = warning;
 CREATE ROLE regress_biotoken_tga1 IN ROLE biotoken_admin;
@@ -103,6 +103,10 @@ SELECT lives_ok($$CREATE TABLE tap_grants.tq_bundle AS SELECT f.person_id, f.fac
 	FROM tap_grants.tq_faces f JOIN tap_grants.tq_ids i USING (person_id)$$,
 	'the grantee may copy both into one table');
 GRANT SELECT ON tq_bundle TO PUBLIC;
+SELECT throws_ok($$CREATE TABLE tap_grants.tq_mixed AS SELECT f.face::text || i.national_id AS code
+	FROM tap_grants.tq_faces f JOIN tap_grants.tq_ids i USING (person_id)$$, '42501',
+	'cannot copy biometric data and identity data into one column',
+	'but not into one column, grant or no grant');
 SELECT is((SELECT array_agg(purpose::text) FROM biotoken.active_grants), ARRAY['case A'],
 	'the grantee sees the grant that covers it');
 SELECT is((SELECT count(*) FROM biotoken.active_grants WHERE grantor = 'regress_biotoken_tga1'::regrole),
