@@ -39,13 +39,21 @@
  * Columns enter the sets only once the check that saw them has passed: a
  * refused statement read nothing.
  *
+ * Parallel workers: the leader judges the whole plan, so a worker only
+ * notes the columns of its own copy of the plan; statements that functions
+ * run inside the worker are then judged with them, since the leader never
+ * sees those.
+ *
  * Lineage.  INSERT, UPDATE and MERGE are analysed in the planner hook
  * (after rewriting, before planning changes the tree), CREATE TABLE AS,
  * SELECT INTO and materialized views in the utility hook once the target
  * exists: every target column whose value expression references a
  * classified column is labelled with that column's categories through
  * bt_labels_set_lineage().  This runs whether or not a grant covers the
- * statement, and whether or not the guard is on.
+ * statement, and whether or not the guard is on.  A copy that would put
+ * biometric and identity or financial data into one column is refused: a
+ * column carries one label.  Values that pass through variables (a
+ * client's, or PL/pgSQL's) are not traced.
  *
  * Memory: the fast path (no classified relation in the range table)
  * allocates nothing.  The statement set lives in its own small context,
@@ -91,6 +99,15 @@
 #include "guard.h"
 #include "guc.h"
 #include "labels.h"
+
+/*
+ * PostgreSQL 16 moved the column sets into RTEPermissionInfo and gave
+ * ExecutorCheckPerms_hook a third argument; collect_rtable and the hook
+ * must be ported (children get no RTEPermissionInfo of their own there).
+ */
+#ifdef BT_HAVE_PERMINFO
+#error "guard.c reads column sets from RangeTblEntry: port it to RTEPermissionInfo"
+#endif
 
 #define BT_CAT_OTHER	(BT_CAT_IDENTITY | BT_CAT_FINANCIAL)
 
@@ -951,6 +968,16 @@ lineage_for_dml(Query *query, Oid *relid)
 		return NIL;
 	rte = rt_fetch(query->resultRelation, query->rtable);
 	if (rte->rtekind != RTE_RELATION || rte->relid < FirstNormalObjectId)
+		return NIL;
+
+	/*
+	 * Only relations that store columns take labels; a view with INSTEAD OF
+	 * triggers passes its rows to the triggers' own statements.
+	 */
+	if (rte->relkind != RELKIND_RELATION &&
+		rte->relkind != RELKIND_PARTITIONED_TABLE &&
+		rte->relkind != RELKIND_MATVIEW &&
+		rte->relkind != RELKIND_FOREIGN_TABLE)
 		return NIL;
 	*relid = rte->relid;
 

@@ -442,6 +442,13 @@ SELECT count(c.f) FROM gp_facecopy c JOIN gp_ids i USING (person_id)
 -- one column cannot hold both: it could carry only one label
 CREATE TABLE gp_mixed_copy (code text);
 INSERT INTO gp_mixed_copy SELECT face::text || national_id FROM gp_people;	-- fail
+-- a view with an INSTEAD OF trigger stores nothing and takes no label
+CREATE VIEW gp_v_insert AS SELECT person_id, national_id FROM gp_ids;
+CREATE FUNCTION gp_v_insert_trg() RETURNS trigger LANGUAGE plpgsql
+	AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER gp_v_ins INSTEAD OF INSERT ON gp_v_insert
+	FOR EACH ROW EXECUTE FUNCTION gp_v_insert_trg();
+INSERT INTO gp_v_insert SELECT person_id, national_id FROM gp_ids;
 -- REFRESH re-derives; EXPLAIN without ANALYZE labels nothing
 CREATE TABLE gp_explained (person_id int, code text);
 EXPLAIN (COSTS OFF) INSERT INTO gp_explained SELECT person_id, national_id FROM gp_ids;
