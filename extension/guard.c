@@ -30,7 +30,13 @@
  * ExecutorStart/Run/Finish and ProcessUtility and restored in PG_FINALLY,
  * as pg_stat_statements does.  The statement set deliberately survives the
  * COMMIT and ROLLBACK a procedure runs: the procedure is still one
- * statement, and the values it read are still in its variables.
+ * statement, and the values it read are still in its variables.  Two
+ * consequences: deferred constraint triggers that fire at COMMIT run at
+ * top level, so each statement they run is judged on its own (as a
+ * client's separate statements are; scope = transaction still sees them
+ * together); and a named portal left open by the extended protocol keeps
+ * its columns counted until it is closed, so a statement run meanwhile is
+ * judged together with it (stricter, never looser).
  *
  * With biotoken.scope = transaction a second set accumulates over the
  * transaction in TopTransactionContext; it is dropped at commit and abort
