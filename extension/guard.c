@@ -30,13 +30,20 @@
  * ExecutorStart/Run/Finish and ProcessUtility and restored in PG_FINALLY,
  * as pg_stat_statements does.  The statement set deliberately survives the
  * COMMIT and ROLLBACK a procedure runs: the procedure is still one
- * statement, and the values it read are still in its variables.  Two
- * consequences: deferred constraint triggers that fire at COMMIT run at
- * top level, so each statement they run is judged on its own (as a
- * client's separate statements are; scope = transaction still sees them
- * together); and a named portal left open by the extended protocol keeps
- * its columns counted until it is closed, so a statement run meanwhile is
- * judged together with it (stricter, never looser).
+ * statement, and the values it read are still in its variables.
+ *
+ * Some user code runs at nesting level 0 outside any statement: deferred
+ * constraint triggers fired by COMMIT, functions called through the
+ * fast-path protocol.  No portal is active then, unlike for a statement
+ * sent by the client (PortalStart and PortalRun set ActivePortal), so an
+ * executor or utility start at level 0 without one puts the guard in
+ * "orphan" mode: everything up to the end of the transaction counts as one
+ * statement.  Otherwise each statement such code runs would end at level
+ * 0 and reset the set, and a trigger could read a face and then an ID
+ * number and hand both to the client in one notice.  A named portal left
+ * open by the extended protocol keeps its columns counted until it is
+ * closed, so a statement run meanwhile is judged together with it
+ * (stricter, never looser).
  *
  * With biotoken.scope = transaction a second set accumulates over the
  * transaction in TopTransactionContext; it is dropped at commit and abort
@@ -92,6 +99,7 @@
 #include "optimizer/planner.h"
 #include "parser/parsetree.h"
 #include "rewrite/prs2lock.h"
+#include "tcop/pquery.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -180,6 +188,9 @@ static bool starting_explain_only = false;
 
 /* Nesting level at which EXPLAIN without ANALYZE plans its statement. */
 static int	explain_plan_level = -1;
+
+/* User code runs at level 0 outside a statement: count to the xact end. */
+static bool orphan_mode = false;
 
 /* Set while the guard itself calls out (lineage labels); skip the hooks. */
 static bool in_guard = false;
@@ -1206,6 +1217,8 @@ bt_ExecutorStart(QueryDesc *queryDesc, int eflags)
 
 	starting_pstmt = queryDesc->plannedstmt;
 	starting_explain_only = (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0;
+	if (nesting_level == 0 && ActivePortal == NULL)
+		orphan_mode = true;
 	nesting_level++;
 	PG_TRY();
 	{
@@ -1323,6 +1336,9 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	else if (IsA(parsetree, CreateTableAsStmt))
 		ctas = (CreateTableAsStmt *) parsetree;
 
+	if (nesting_level == 0 && ActivePortal == NULL)
+		orphan_mode = true;
+
 	if (ctas != NULL && !in_guard)
 	{
 		ctas_q = ctas_query(ctas);
@@ -1416,13 +1432,14 @@ bt_planner(Query *parse, const char *query_string, int cursorOptions,
  */
 
 /*
- * Forget the current statement's columns.  Cheap when nothing classified
- * was touched.
+ * Forget the current statement's columns at the end of a top-level
+ * statement; in orphan mode only the end of the transaction does.  Cheap
+ * when nothing classified was touched.
  */
 static void
 bt_guard_reset_statement(void)
 {
-	if (!stmt_dirty)
+	if (!stmt_dirty || orphan_mode)
 		return;
 	MemoryContextReset(stmt_cxt);
 	memset(&stmt_set, 0, sizeof(stmt_set));
@@ -1448,7 +1465,10 @@ bt_guard_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			xact_set = NULL;
 			if (nesting_level == 0)
+			{
+				orphan_mode = false;
 				bt_guard_reset_statement();
+			}
 			break;
 		default:
 			break;

@@ -256,6 +256,29 @@ INSERT INTO gp_ids VALUES (3, 'C3');
 INSERT INTO gp_faces VALUES (3, array_fill(0.25::float4, ARRAY[16]));
 DROP TRIGGER gp_check ON gp_faces;
 
+-- deferred triggers fire at COMMIT, outside any statement: all they run
+-- counts as one
+CREATE TABLE gp_queue (x int);
+CREATE FUNCTION gp_deferred_peek() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+	f text;
+	n text;
+BEGIN
+	SELECT face::text INTO f FROM regress_guard.gp_faces WHERE person_id = 1;
+	SELECT national_id INTO n FROM regress_guard.gp_ids WHERE person_id = 1;
+	RAISE NOTICE 'both: %', f IS NOT NULL AND n IS NOT NULL;
+	RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER gp_deferred AFTER INSERT ON gp_queue
+	DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION gp_deferred_peek();
+INSERT INTO gp_queue VALUES (1);	-- fail (at its commit)
+BEGIN;
+INSERT INTO gp_queue VALUES (2);
+COMMIT;	-- fail
+SELECT count(*) FROM gp_queue;
+DROP TABLE gp_queue;
+
 -- DO blocks
 DO $$
 DECLARE
