@@ -106,6 +106,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "audit.h"
 #include "compat.h"
@@ -200,6 +201,14 @@ static MemoryContext stmt_cxt = NULL;
 static BtGuardSet stmt_set;
 static bool stmt_dirty = false;
 static int64 stmt_grant_id = 0; /* grant that let it through, logged */
+static TimestampTz stmt_grant_checked_at = 0;	/* when it was last read */
+
+/*
+ * How long a grant found for a statement is trusted before it is read
+ * again: long-running statements (a procedure's loop) see a revocation or
+ * an expiry within this time, without a table scan per nested statement.
+ */
+#define BT_GRANT_RECHECK_USECS	(1 * USECS_PER_SEC)
 
 /* scope = transaction: in TopTransactionContext, NULL when empty */
 static BtGuardSet *xact_set = NULL;
@@ -561,6 +570,7 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool seed_only)
 	bool		new_relation = false;
 	int			i;
 	int64		grant_id;
+	TimestampTz now;
 
 	memset(&new_set, 0, sizeof(new_set));
 	new_set.cxt = CurrentMemoryContext;
@@ -595,9 +605,9 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool seed_only)
 		set_merge(&all, &new_set);
 
 		/*
-		 * A grant already found for this statement still holds unless the
-		 * statement now touches a relation it did not touch then; grant
-		 * rows and memberships are otherwise re-read on every use.
+		 * A grant found for this statement a moment ago still holds unless
+		 * the statement now touches a relation it did not touch then;
+		 * otherwise grant rows and memberships are read again.
 		 */
 		for (i = 0; i < new_set.nrels && !new_relation; i++)
 		{
@@ -609,10 +619,15 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool seed_only)
 					new_relation = false;
 		}
 
-		if (stmt_grant_id != 0 && !new_relation)
+		now = GetCurrentTimestamp();
+		if (stmt_grant_id != 0 && !new_relation &&
+			now - stmt_grant_checked_at < BT_GRANT_RECHECK_USECS)
 			grant_id = stmt_grant_id;
 		else
+		{
 			grant_id = bt_grants_find_covering(all.rels, all.nrels);
+			stmt_grant_checked_at = now;
+		}
 
 		if (grant_id == 0)
 			return refuse(&all, transaction && xact_set != NULL &&
@@ -1444,6 +1459,7 @@ bt_guard_reset_statement(void)
 	MemoryContextReset(stmt_cxt);
 	memset(&stmt_set, 0, sizeof(stmt_set));
 	stmt_grant_id = 0;
+	stmt_grant_checked_at = 0;
 	stmt_dirty = false;
 }
 
