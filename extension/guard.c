@@ -69,11 +69,13 @@
  * client's, or PL/pgSQL's) are not traced.
  *
  * Memory: the fast path (no classified relation in the range table)
- * allocates nothing.  The statement set lives in its own small context,
- * reset at every statement end; it is a child of TopMemoryContext rather
- * than of an es_query_cxt because a statement's reads begin before its
- * executor exists (planning) and outlive the transactions a procedure
- * commits.  The transaction set lives in TopTransactionContext.
+ * allocates nothing, and neither does a typical classified statement: sets
+ * keep a few columns inline.  What spills from the statement set goes to
+ * its own small context, reset at the statement's end: a child of
+ * TopMemoryContext rather than of an es_query_cxt, because a statement's
+ * reads begin before its executor exists (planning) and outlive the
+ * transactions a procedure commits.  The transaction set lives in
+ * TopTransactionContext.
  *
  * IDENTIFICATION
  *	  extension/guard.c
@@ -136,9 +138,15 @@ typedef struct BtGuardColumn
 	bool		written;
 } BtGuardColumn;
 
+/* Columns and relations a set holds without allocating. */
+#define BT_INLINE_COLS	8
+#define BT_INLINE_RELS	4
+
 /*
  * The classified columns and relations of a statement or a transaction.
- * The arrays live in "cxt"; a zeroed set is empty and valid.
+ * Small sets live in the inline arrays, so that the common classified
+ * statement allocates nothing; larger ones spill into "cxt".  Initialise
+ * with set_init; a set must not be copied by value.
  */
 typedef struct BtGuardSet
 {
@@ -151,6 +159,9 @@ typedef struct BtGuardSet
 	int			maxrels;
 	Oid		   *rels;			/* classified base tables touched */
 	MemoryContext cxt;
+	bool		spilled;		/* something was allocated in cxt */
+	BtGuardColumn inline_cols[BT_INLINE_COLS];
+	Oid			inline_rels[BT_INLINE_RELS];
 } BtGuardSet;
 
 /* One target column to be labelled by lineage. */
@@ -221,6 +232,41 @@ static void bt_guard_reset_statement(void);
  * ----------------------------------------------------------------
  */
 
+/* Make *set empty; spilled arrays will be allocated in cxt. */
+static void
+set_init(BtGuardSet *set, MemoryContext cxt)
+{
+	set->read_cats = 0;
+	set->write_cats = 0;
+	set->ncols = 0;
+	set->maxcols = BT_INLINE_COLS;
+	set->cols = set->inline_cols;
+	set->nrels = 0;
+	set->maxrels = BT_INLINE_RELS;
+	set->rels = set->inline_rels;
+	set->cxt = cxt;
+	set->spilled = false;
+}
+
+/*
+ * Grow an array of a set to twice its size in set->cxt, moving it out of
+ * the inline storage the first time.
+ */
+static void *
+set_grow(BtGuardSet *set, void *array, void *inline_array, int *max,
+		 Size elemsize)
+{
+	void	   *grown;
+
+	grown = MemoryContextAlloc(set->cxt, *max * 2 * elemsize);
+	memcpy(grown, array, *max * elemsize);
+	if (array != inline_array)
+		pfree(array);
+	*max *= 2;
+	set->spilled = true;
+	return grown;
+}
+
 /*
  * Note that a set touches a classified relation.
  */
@@ -233,13 +279,8 @@ set_add_relation(BtGuardSet *set, Oid relid)
 		if (set->rels[i] == relid)
 			return;
 	if (set->nrels == set->maxrels)
-	{
-		set->maxrels = set->maxrels == 0 ? 4 : set->maxrels * 2;
-		if (set->rels == NULL)
-			set->rels = MemoryContextAlloc(set->cxt, set->maxrels * sizeof(Oid));
-		else
-			set->rels = repalloc(set->rels, set->maxrels * sizeof(Oid));
-	}
+		set->rels = set_grow(set, set->rels, set->inline_rels, &set->maxrels,
+							 sizeof(Oid));
 	set->rels[set->nrels++] = relid;
 }
 
@@ -269,14 +310,8 @@ set_add_entry(BtGuardSet *set, Oid relid, AttrNumber attnum, int cats,
 		}
 	}
 	if (set->ncols == set->maxcols)
-	{
-		set->maxcols = set->maxcols == 0 ? 8 : set->maxcols * 2;
-		if (set->cols == NULL)
-			set->cols = MemoryContextAlloc(set->cxt,
-										   set->maxcols * sizeof(BtGuardColumn));
-		else
-			set->cols = repalloc(set->cols, set->maxcols * sizeof(BtGuardColumn));
-	}
+		set->cols = set_grow(set, set->cols, set->inline_cols, &set->maxcols,
+							 sizeof(BtGuardColumn));
 	col = &set->cols[set->ncols++];
 	col->relid = relid;
 	col->attnum = attnum;
@@ -572,8 +607,7 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool seed_only)
 	int64		grant_id;
 	TimestampTz now;
 
-	memset(&new_set, 0, sizeof(new_set));
-	new_set.cxt = CurrentMemoryContext;
+	set_init(&new_set, CurrentMemoryContext);
 	collect_rtable(&new_set, rangeTable);
 
 	if (stmt_cxt == NULL)
@@ -581,10 +615,7 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool seed_only)
 										 "biotoken guard statement",
 										 ALLOCSET_SMALL_SIZES);
 	if (!stmt_dirty)
-	{
-		memset(&stmt_set, 0, sizeof(stmt_set));
-		stmt_set.cxt = stmt_cxt;
-	}
+		set_init(&stmt_set, stmt_cxt);
 
 	read_cats = stmt_set.read_cats | new_set.read_cats;
 	write_cats = stmt_set.write_cats | new_set.write_cats;
@@ -597,8 +628,7 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool seed_only)
 	if (!seed_only && combines(read_cats, write_cats))
 	{
 		/* Everything the decision is about, for the grant and the log */
-		memset(&all, 0, sizeof(all));
-		all.cxt = CurrentMemoryContext;
+		set_init(&all, CurrentMemoryContext);
 		if (transaction && xact_set != NULL)
 			set_merge(&all, xact_set);
 		set_merge(&all, &stmt_set);
@@ -652,9 +682,9 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool seed_only)
 	{
 		if (xact_set == NULL)
 		{
-			xact_set = MemoryContextAllocZero(TopTransactionContext,
-											  sizeof(BtGuardSet));
-			xact_set->cxt = TopTransactionContext;
+			xact_set = MemoryContextAlloc(TopTransactionContext,
+										  sizeof(BtGuardSet));
+			set_init(xact_set, TopTransactionContext);
 		}
 		set_merge(xact_set, &new_set);
 	}
@@ -1456,8 +1486,9 @@ bt_guard_reset_statement(void)
 {
 	if (!stmt_dirty || orphan_mode)
 		return;
-	MemoryContextReset(stmt_cxt);
-	memset(&stmt_set, 0, sizeof(stmt_set));
+	if (stmt_set.spilled)
+		MemoryContextReset(stmt_cxt);
+	set_init(&stmt_set, stmt_cxt);
 	stmt_grant_id = 0;
 	stmt_grant_checked_at = 0;
 	stmt_dirty = false;

@@ -121,6 +121,43 @@ SELECT row_to_json(p) IS NOT NULL FROM gp_people p;	-- fail
 SELECT length(p::text) > 0 FROM gp_people p;	-- fail
 SELECT f IS NOT NULL FROM gp_faces f;
 
+-- many classified columns and tables in one statement
+CREATE TABLE gp_wide (id int, face biometric, n1 text, n2 text, n3 text, n4 text,
+					  n5 text, n6 text, n7 text, n8 text, n9 text);
+DO $$
+BEGIN
+	FOR i IN 1..9 LOOP
+		EXECUTE format('SECURITY LABEL FOR biotoken ON COLUMN regress_guard.gp_wide.n%s IS %L',
+					   i, CASE WHEN i % 2 = 0 THEN 'identity' ELSE 'financial' END);
+	END LOOP;
+END
+$$;
+CREATE TABLE gp_w1 (n text);
+CREATE TABLE gp_w2 (n text);
+CREATE TABLE gp_w3 (n text);
+CREATE TABLE gp_w4 (n text);
+SECURITY LABEL FOR biotoken ON COLUMN gp_w1.n IS 'identity';
+SECURITY LABEL FOR biotoken ON COLUMN gp_w2.n IS 'identity';
+SECURITY LABEL FOR biotoken ON COLUMN gp_w3.n IS 'financial';
+SECURITY LABEL FOR biotoken ON COLUMN gp_w4.n IS 'financial';
+SELECT w IS NULL FROM gp_wide w;	-- fail
+SELECT count(*) FROM gp_w1, gp_w2, gp_w3, gp_w4, gp_wide w
+	WHERE w.n1 IS NULL AND w.n9 IS NULL;
+DO $$
+DECLARE
+	c bigint;
+BEGIN
+	SELECT count(*) INTO c FROM regress_guard.gp_w1, regress_guard.gp_w2
+		WHERE gp_w1.n = gp_w2.n;
+	SELECT count(*) INTO c FROM regress_guard.gp_w3, regress_guard.gp_w4
+		WHERE gp_w3.n = gp_w4.n;
+	SELECT count(*) INTO c FROM regress_guard.gp_wide
+		WHERE n1 || n2 || n3 || n4 || n5 || n6 || n7 || n8 || n9 IS NULL;
+	SELECT count(face) INTO c FROM regress_guard.gp_faces;
+END
+$$;	-- fail (at the last)
+SELECT count(*) FROM gp_w1;
+
 -- MERGE
 CREATE TABLE gp_target (person_id int, face biometric, national_id text);
 SECURITY LABEL FOR biotoken ON COLUMN gp_target.national_id IS 'identity';
