@@ -17,6 +17,7 @@ REGRESS = setup gucs template_io template_match
 # (other modules append their tests here)
 REGRESS += labels
 REGRESS += guard_paths grants
+REGRESS += audit_log
 REGRESS_OPTS = --inputdir=.
 
 # keep last: it installs the extension afresh in a database of its own

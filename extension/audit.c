@@ -1,12 +1,50 @@
 /*-------------------------------------------------------------------------
  *
  * audit.c
- *	  The access log, backend side.
+ *	  The access log, backend side: build a record, have it committed by
+ *	  the writer worker, write the server-log line; note setting changes;
+ *	  keep the writer out of a DBA's way.
  *
- * Every record goes to the server log as one line with the fixed prefix
- * "biotoken: ", for log shippers, as pgaudit does.  The line names the
- * event, the grant, the categories and the columns; it never holds a
- * literal from the statement.
+ * bt_audit_write() fills in who and what (session, current and login user,
+ * client address, application, pid, query id and the normalized top-level
+ * statement), packs the record into its database's queue in shared memory,
+ * starts the database's writer if none runs (audit_worker.c), and sleeps on
+ * its waiter's condition variable until the writer reports the commit.  If
+ * that does not happen within biotoken.audit_timeout, the record is
+ * withdrawn if the writer has not taken it yet, and the statement is
+ * refused with 42501: the log fails closed.  A record whose writer
+ * transaction failed is refused the same way, at once.
+ *
+ * Statements are logged with every literal constant replaced by a $n
+ * placeholder.  The text is lexed with the core scanner (as
+ * pg_stat_statements does to find the lengths of the constants that query
+ * jumbling located), but every literal token is replaced, not only those
+ * the jumble saw: in PostgreSQL 15 utility statements (CALL, DO, EXECUTE,
+ * COPY, EXPLAIN) carry no constant locations, and their literals must not
+ * reach the log either.  Comments are dropped for the same reason.
+ *
+ * Which statement: events are raised at any nesting depth (a refusal inside
+ * a function), but DESIGN.md counts them toward the top-level statement.
+ * The hooks below remember the span of the top-level statement (its text is
+ * debug_query_string) at parse analysis, planning, executor start and
+ * utility processing; they are installed last, so they run first.
+ *
+ * Settings: guc.c's assign hooks only raise bt_guc_setting_changed.  At the
+ * start of every statement (executor start and utility, at any depth) and
+ * after every utility statement, a change of biotoken.guard or
+ * biotoken.scope against the value this backend last logged becomes a
+ * 'setting' record, before any statement runs under the new value.  A
+ * change of the server-wide value (postgresql.conf, ALTER SYSTEM, after a
+ * reload) is seen by every backend; it is logged once per database, by the
+ * first backend there to notice it.
+ *
+ * Locking: one LWLock (tranche "biotoken access log") protects all of
+ * BtAuditShared.  Nothing throws while holding it; shared fields are copied
+ * to locals under it.
+ *
+ * Memory: records are built in the caller's context and freed; nothing is
+ * kept across statements except the span of the current statement (a
+ * pointer into debug_query_string, used only while it is still that).
  *
  * IDENTIFICATION
  *	  extension/audit.c
@@ -15,11 +53,179 @@
  */
 #include "postgres.h"
 
-#include "lib/stringinfo.h"
+#include "access/htup_details.h"
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
+#include "executor/executor.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "optimizer/planner.h"
+#include "parser/analyze.h"
+#include "parser/scanner.h"
+#include "parser/gram.h"
+#include "parser/scansup.h"
+#include "pgstat.h"
+#include "storage/ipc.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/guc_tables.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 #include "audit.h"
+#include "biotoken.h"
+#include "compat.h"
+#include "guc.h"
 #include "labels.h"
+
+BtAuditShared *bt_audit_shared = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static post_parse_analyze_hook_type prev_post_parse_analyze_hook = NULL;
+static planner_hook_type prev_planner_hook = NULL;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+/*
+ * The top-level statement being run: a span of debug_query_string.  Valid
+ * only while stmt_text == debug_query_string (see current_statement()).
+ */
+static const char *stmt_text = NULL;
+static int	stmt_location = 0;
+static int	stmt_len = 0;
+static uint64 stmt_query_id = 0;
+
+/* nesting of ProcessUtility: statements run by a utility are not top-level */
+static int	utility_depth = 0;
+
+/* a writer reports a commit or failure within this, or we look again */
+#define BT_AUDIT_POLL_MS	1000
+/* a writer that has not attached this long after its launch is lost */
+#define BT_AUDIT_LAUNCH_LOST_MS 10000
+
+/*
+ * The settings whose changes are logged.  "logged" is this backend's view
+ * of the value last accounted for in the log, and whether that value came
+ * from the server-wide configuration; a new backend starts from what its
+ * database's log knows (see check_setting).  A server started with
+ * biotoken.guard = off in postgresql.conf logs that once per database, at
+ * the first statement there.
+ */
+typedef struct BtLoggedSetting
+{
+	const char *name;
+	int			logged;
+	bool		logged_server_level;
+} BtLoggedSetting;
+
+static BtLoggedSetting logged_settings[2] = {
+	{"biotoken.guard", true, true},
+	{"biotoken.scope", BT_SCOPE_STATEMENT, true},
+};
+
+static void log_setting_changes(void);
+
+
+/* ----------------------------------------------------------------
+ * Shared memory
+ * ----------------------------------------------------------------
+ */
+
+static Size
+audit_shmem_size(void)
+{
+	Size		size;
+
+	size = offsetof(BtAuditShared, waiters);
+	size = add_size(size, mul_size(MaxBackends, sizeof(BtAuditWaiter)));
+	return MAXALIGN(size);
+}
+
+static void
+audit_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(audit_shmem_size());
+	RequestNamedLWLockTranche("biotoken access log", 1);
+}
+
+static void
+audit_shmem_startup(void)
+{
+	bool		found;
+	int			i;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	bt_audit_shared = ShmemInitStruct("biotoken access log",
+									  audit_shmem_size(), &found);
+	if (!found)
+	{
+		memset(bt_audit_shared, 0, audit_shmem_size());
+		bt_audit_shared->lock =
+			&(GetNamedLWLockTranche("biotoken access log"))->lock;
+		for (i = 0; i < BT_AUDIT_QUEUES; i++)
+			ConditionVariableInit(&bt_audit_shared->queues[i].cv);
+		bt_audit_shared->nwaiters = MaxBackends;
+		for (i = 0; i < MaxBackends; i++)
+			ConditionVariableInit(&bt_audit_shared->waiters[i].cv);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * bt_audit_database
+ *		The entry of a database in shared memory, or NULL.  With create,
+ *		a missing entry takes a free slot or the least recently used one
+ *		that no DBA operation holds; that database then loses its chain end
+ *		(only the detection of rows removed from the end, until its next
+ *		record).  Caller holds the lock exclusively if create.
+ */
+BtAuditDatabase *
+bt_audit_database(Oid dboid, bool create)
+{
+	BtAuditDatabase *victim = NULL;
+	int			i;
+
+	for (i = 0; i < BT_AUDIT_DATABASES; i++)
+	{
+		BtAuditDatabase *d = &bt_audit_shared->dbs[i];
+
+		if (d->dboid == dboid)
+			return d;
+		if (!create || d->hold_pid != 0)
+			continue;
+		if (victim == NULL || d->dboid == InvalidOid ||
+			(victim->dboid != InvalidOid && d->last_used < victim->last_used))
+			victim = d;
+	}
+	if (victim == NULL)
+		return NULL;
+	memset(victim, 0, sizeof(BtAuditDatabase));
+	victim->dboid = dboid;
+	return victim;
+}
+
+
+/* ----------------------------------------------------------------
+ * Event names, categories
+ * ----------------------------------------------------------------
+ */
 
 /*
  * bt_audit_event_name
@@ -48,7 +254,7 @@ bt_audit_event_name(BtAuditEvent event)
 	return "unknown";
 }
 
-/* append a text[] literal of the categories in cats to buf */
+/* append the categories in cats to buf as "{a,b}" */
 static void
 append_categories(StringInfo buf, int cats)
 {
@@ -67,18 +273,805 @@ append_categories(StringInfo buf, int cats)
 	appendStringInfoChar(buf, '}');
 }
 
+
+/* ----------------------------------------------------------------
+ * The statement, normalized
+ * ----------------------------------------------------------------
+ */
+
 /*
- * Write the server-log line of a record.
+ * Remember the span of the statement being run if it is the top-level one:
+ * its text is the client's (debug_query_string) and no utility statement
+ * encloses it.  Statements of functions have their own texts; those run by
+ * EXPLAIN ANALYZE, CREATE TABLE AS and the like share the text but run
+ * inside ProcessUtility.
+ */
+static inline void
+capture_statement(const char *text, int location, int len, uint64 query_id)
+{
+	if (utility_depth == 0 && text != NULL && text == debug_query_string)
+	{
+		stmt_text = text;
+		stmt_location = location;
+		stmt_len = len;
+		stmt_query_id = query_id;
+	}
+}
+
+/*
+ * The top-level statement of the current message: *location and *len
+ * delimit it in the returned text (len 0: to the end); NULL if there is
+ * none (a background worker, or no statement at all).
+ */
+static const char *
+current_statement(int *location, int *len, uint64 *query_id)
+{
+	if (debug_query_string == NULL)
+		return NULL;
+	if (stmt_text == debug_query_string)
+	{
+		*location = stmt_location;
+		*len = stmt_len;
+		*query_id = stmt_query_id;
+	}
+	else
+	{
+		/* extended protocol: one statement per message */
+		*location = 0;
+		*len = 0;
+		*query_id = (uint64) pgstat_get_my_query_id();
+	}
+	return debug_query_string;
+}
+
+typedef struct BtToken
+{
+	int			location;
+	int			length;
+	bool		literal;
+} BtToken;
+
+/*
+ * bt_audit_normalize
+ *		The statement in text[location, location + len) (len <= 0: to the
+ *		end) with every literal constant replaced by $n (numbered after the
+ *		highest $n the statement has) and every comment dropped.
+ *
+ * Tokens are found with the core scanner; a token's length is where flex
+ * put its NUL after it, as in pg_stat_statements.  Text the scanner cannot
+ * read (the statement may be one the parser refused) is cut off at the
+ * first unreadable token: a literal is never copied through.  The result is
+ * palloc'd in the current context.
+ */
+static char *
+bt_audit_normalize(const char *text, int location, int len)
+{
+	char	   *stmt;
+	int			stmtlen;
+	BtToken    *tokens;
+	int			ntokens = 0;
+	int			maxtokens = 64;
+	int			maxparam = 0;
+	bool		complete = true;
+	StringInfoData out;
+	int			pos = 0;
+	int			next_param;
+	int			i;
+	core_yyscan_t yyscanner;
+	core_yy_extra_type yyextra;
+	core_YYSTYPE yylval;
+	YYLTYPE		yylloc;
+	MemoryContext oldcxt = CurrentMemoryContext;
+
+	if (location < 0)
+		location = 0;
+	if (location > (int) strlen(text))
+		location = strlen(text);
+	stmtlen = strlen(text + location);
+	if (len > 0 && len < stmtlen)
+		stmtlen = len;
+	stmt = pnstrdup(text + location, stmtlen);
+	tokens = palloc(maxtokens * sizeof(BtToken));
+
+	PG_TRY();
+	{
+		yyscanner = scanner_init(stmt, &yyextra, &ScanKeywords, ScanKeywordTokens);
+		/* the statement was read once already; say nothing twice */
+		yyextra.escape_string_warning = false;
+		for (;;)
+		{
+			int			tok = core_yylex(&yylval, &yylloc, yyscanner);
+
+			if (tok == 0)
+				break;
+			if (ntokens == maxtokens)
+			{
+				maxtokens *= 2;
+				tokens = repalloc(tokens, maxtokens * sizeof(BtToken));
+			}
+			tokens[ntokens].location = yylloc;
+			tokens[ntokens].length = strlen(yyextra.scanbuf + yylloc);
+			tokens[ntokens].literal = (tok == ICONST || tok == FCONST ||
+									   tok == SCONST || tok == USCONST ||
+									   tok == BCONST || tok == XCONST);
+			if (tok == PARAM && yylval.ival > maxparam)
+				maxparam = yylval.ival;
+			ntokens++;
+		}
+		scanner_finish(yyscanner);
+	}
+	PG_CATCH();
+	{
+		/*
+		 * A lexer error is of the statement, not of the log, and its
+		 * message may quote the statement: drop it.  The scanner holds no
+		 * resources but palloc'd memory.
+		 */
+		MemoryContextSwitchTo(oldcxt);
+		FlushErrorState();
+		complete = false;
+	}
+	PG_END_TRY();
+
+	initStringInfo(&out);
+	next_param = maxparam + 1;
+	for (i = 0; i < ntokens; i++)
+	{
+		BtToken    *t = &tokens[i];
+		int			j;
+		bool		blank = true;
+
+		/* between tokens only white space and comments: keep only space */
+		for (j = pos; j < t->location; j++)
+			if (!scanner_isspace(stmt[j]))
+				blank = false;
+		if (blank)
+			appendBinaryStringInfo(&out, stmt + pos, t->location - pos);
+		else
+			appendStringInfoChar(&out, ' ');
+
+		if (t->literal)
+			appendStringInfo(&out, "$%d", next_param++);
+		else
+			appendBinaryStringInfo(&out, stmt + t->location, t->length);
+		pos = t->location + t->length;
+	}
+	if (!complete)
+		appendStringInfoString(&out, " ...");
+
+	pfree(tokens);
+	pfree(stmt);
+	return out.data;
+}
+
+
+/* ----------------------------------------------------------------
+ * Building and queueing a record
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * The client's address as inet text, or NULL (Unix socket, no client), as
+ * inet_client_addr() says.  (libpq-be.h, which has the Port, needs the
+ * GSSAPI headers; the SQL function does not.)
+ */
+static char *
+client_address(void)
+{
+	LOCAL_FCINFO(fcinfo, 0);
+	Datum		addr;
+
+	InitFunctionCallInfoData(*fcinfo, NULL, 0, InvalidOid, NULL, NULL);
+	addr = inet_client_addr(fcinfo);
+	if (fcinfo->isnull)
+		return NULL;
+	return DatumGetCString(DirectFunctionCall1(inet_out, addr));
+}
+
+static void
+pack_string(StringInfo buf, const char *s)
+{
+	int32		len = s ? (int32) strlen(s) : -1;
+
+	appendBinaryStringInfo(buf, (const char *) &len, sizeof(len));
+	if (s != NULL)
+		appendBinaryStringInfo(buf, s, len + 1);
+}
+
+/*
+ * bt_audit_entry_next
+ *		The next string of a packed entry (NULL for a NULL), advancing
+ *		*cursor.  Start with *cursor at the first byte after the fixed part.
+ */
+const char *
+bt_audit_entry_next(const char **cursor)
+{
+	int32		len;
+	const char *s;
+
+	memcpy(&len, *cursor, sizeof(len));
+	*cursor += sizeof(len);
+	if (len < 0)
+		return NULL;
+	s = *cursor;
+	*cursor += len + 1;
+	return s;
+}
+
+/*
+ * What a record carries besides the caller's fields, as text.
+ */
+typedef struct BtAuditContext
+{
+	const char *session_user_name;
+	const char *current_user_name;
+	const char *login_user_name;
+	const char *client_addr;
+	const char *application_name;
+	char	   *statement;		/* normalized, complete */
+	uint64		query_id;
+	char	   *detail;			/* canonical jsonb text */
+	TimestampTz logged_at;
+} BtAuditContext;
+
+static void
+fill_context(const BtAuditRecord *rec, bool with_statement, BtAuditContext *cx)
+{
+	int			location;
+	int			len;
+	uint64		query_id = 0;
+	const char *text;
+
+	memset(cx, 0, sizeof(*cx));
+	cx->logged_at = GetCurrentTimestamp();
+	cx->session_user_name = GetUserNameFromId(GetSessionUserId(), true);
+	cx->current_user_name = GetUserNameFromId(GetUserId(), true);
+	/* the role that authenticated, whatever SET SESSION AUTHORIZATION did */
+	cx->login_user_name = OidIsValid(GetAuthenticatedUserId()) ?
+		GetUserNameFromId(GetAuthenticatedUserId(), true) : NULL;
+	cx->client_addr = client_address();
+	cx->application_name = application_name;
+	if (with_statement)
+	{
+		text = current_statement(&location, &len, &query_id);
+		if (text != NULL)
+			cx->statement = bt_audit_normalize(text, location, len);
+		cx->query_id = query_id;
+	}
+	if (rec->detail != NULL)
+	{
+		/* jsonb's text form is canonical: keys sorted, no white space */
+		Jsonb	   *jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+															CStringGetDatum(rec->detail)));
+
+		if (!JB_ROOT_IS_OBJECT(jb))
+			elog(ERROR, "access-log detail is not a JSON object");
+		cx->detail = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+	}
+}
+
+/*
+ * Pack a record into one palloc'd entry.  The statement is cut to
+ * BT_AUDIT_MAX_STATEMENT bytes (at a character boundary) and, if the entry
+ * would still not fit the queue, to less; the full normalized statement
+ * still goes to the server log.
+ */
+static BtAuditEntry *
+pack_entry(const BtAuditRecord *rec, const BtAuditContext *cx)
+{
+	StringInfoData buf;
+	BtAuditEntry hdr;
+	char	   *statement = cx->statement;
+	int			stmt_limit = BT_AUDIT_MAX_STATEMENT;
+	ListCell   *lc;
+
+	for (;;)
+	{
+		if (statement != NULL && (int) strlen(cx->statement) > stmt_limit)
+		{
+			int			cut = pg_mbcliplen(cx->statement, strlen(cx->statement),
+										   stmt_limit);
+
+			statement = psprintf("%.*s ... (%d bytes omitted)", cut,
+								 cx->statement,
+								 (int) strlen(cx->statement) - cut);
+		}
+
+		memset(&hdr, 0, sizeof(hdr));
+		hdr.event = rec->event;
+		hdr.grant_id = rec->grant_id;
+		hdr.categories = rec->categories;
+		hdr.backend_pid = MyProcPid;
+		hdr.logged_at = cx->logged_at;
+		hdr.query_id = (int64) cx->query_id;
+		hdr.ncolumns = list_length(rec->columns);
+		hdr.procno = BT_MY_PROCNO;
+
+		initStringInfo(&buf);
+		appendBinaryStringInfo(&buf, (const char *) &hdr, sizeof(hdr));
+		while (buf.len < MAXALIGN(sizeof(BtAuditEntry)))
+			appendStringInfoChar(&buf, '\0');
+		pack_string(&buf, cx->session_user_name);
+		pack_string(&buf, cx->current_user_name);
+		pack_string(&buf, cx->login_user_name);
+		pack_string(&buf, cx->client_addr);
+		pack_string(&buf, cx->application_name);
+		pack_string(&buf, statement);
+		pack_string(&buf, cx->detail);
+		foreach(lc, rec->columns)
+			pack_string(&buf, (const char *) lfirst(lc));
+		while (buf.len % MAXIMUM_ALIGNOF != 0)
+			appendStringInfoChar(&buf, '\0');
+
+		if (buf.len <= BT_AUDIT_MAX_ENTRY)
+			break;
+		if (statement == NULL || stmt_limit <= 1024)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("statement refused: its access-log record is too large"),
+					 errdetail("The record would take %d bytes; at most %d fit in the access-log queue.",
+							   buf.len, BT_AUDIT_MAX_ENTRY),
+					 errhidestmt(true)));
+		stmt_limit /= 2;
+		pfree(buf.data);
+	}
+
+	((BtAuditEntry *) buf.data)->len = buf.len;
+	return (BtAuditEntry *) buf.data;
+}
+
+/* true if a DBA operation (DROP DATABASE, ...) wants the writer of dboid gone */
+static bool
+database_held(Oid dboid)
+{
+	BtAuditDatabase *d = bt_audit_database(dboid, false);
+
+	if (d == NULL || d->hold_pid == 0)
+		return false;
+	if (BackendPidGetProc(d->hold_pid) == NULL)
+	{
+		/* the holder died without letting go */
+		d->hold_pid = 0;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Start the writer of queue qi if it has none and may have one.  Called
+ * with the lock held exclusively; returns with it held.  Throws (after
+ * releasing it) if the server has no room for another background worker.
  */
 static void
-server_log_line(const BtAuditRecord *rec)
+ensure_writer(int qi)
+{
+	BtAuditQueue *q = &bt_audit_shared->queues[qi];
+	Oid			dboid = q->dboid;
+	uint32		generation;
+
+	if (q->writer_state == BT_WRITER_RUNNING)
+		return;
+	if (q->writer_state == BT_WRITER_STARTING &&
+		!TimestampDifferenceExceeds(q->launched_at, GetCurrentTimestamp(),
+									BT_AUDIT_LAUNCH_LOST_MS))
+		return;
+	if (database_held(dboid))
+		return;
+
+	q->writer_state = BT_WRITER_STARTING;
+	q->launched_at = GetCurrentTimestamp();
+	generation = ++q->generation;
+	LWLockRelease(bt_audit_shared->lock);
+
+	if (!bt_audit_worker_launch(qi, generation, dboid))
+	{
+		LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+		if (q->writer_state == BT_WRITER_STARTING && q->generation == generation)
+			q->writer_state = BT_WRITER_NONE;
+		LWLockRelease(bt_audit_shared->lock);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("statement refused: the access log could not be written"),
+				 errdetail("The biotoken access-log writer could not be started."),
+				 errhint("Raise max_worker_processes: every database that writes to the access log needs one background worker."),
+				 errhidestmt(true)));
+	}
+	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+}
+
+/* the queue of MyDatabaseId, claiming a free one; -1 if all are taken */
+static int
+find_queue(void)
+{
+	int			i;
+	int			free_q = -1;
+
+	for (i = 0; i < BT_AUDIT_QUEUES; i++)
+	{
+		BtAuditQueue *q = &bt_audit_shared->queues[i];
+
+		if (q->dboid == MyDatabaseId)
+			return i;
+		if (free_q < 0 && q->dboid == InvalidOid)
+			free_q = i;
+	}
+	if (free_q >= 0)
+	{
+		BtAuditQueue *q = &bt_audit_shared->queues[free_q];
+
+		q->dboid = MyDatabaseId;
+		q->head = q->tail = 0;
+		q->nentries = 0;
+		q->leave = false;
+	}
+	return free_q;
+}
+
+/*
+ * Copy an entry into queue q's ring if there is room; *ring_pos is where
+ * it went.  Lock held exclusively.
+ */
+static bool
+ring_put(BtAuditQueue *q, BtAuditEntry *e, uint64 *ring_pos)
+{
+	uint64		pos = q->head % BT_AUDIT_RING_BYTES;
+	uint64		contiguous = BT_AUDIT_RING_BYTES - pos;
+	uint64		need = e->len;
+
+	if (need > contiguous)
+		need += contiguous;
+	if (BT_AUDIT_RING_BYTES - (q->head - q->tail) < need)
+		return false;
+	if (e->len > contiguous)
+	{
+		/* fill the end of the ring; a tail too short for a header is skipped */
+		if (contiguous >= sizeof(BtAuditEntry))
+		{
+			BtAuditEntry *pad = (BtAuditEntry *) (q->ring + pos);
+
+			memset(pad, 0, sizeof(BtAuditEntry));
+			pad->len = contiguous;
+			pad->flags = BT_ENTRY_PAD;
+		}
+		q->head += contiguous;
+		pos = 0;
+	}
+	if (q->nentries == 0)
+		q->pending_since = GetCurrentTimestamp();
+	e->seq = q->next_seq++;
+	e->flags = 0;
+	*ring_pos = pos;
+	memcpy(q->ring + pos, e, e->len);
+	q->head += e->len;
+	q->nentries++;
+	return true;
+}
+
+/* the fail-closed error, for a record that was not committed */
+static void
+throw_not_committed(const char *why)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("statement refused: the access log could not be written"),
+			 errdetail("%s", why),
+			 errhint("biotoken refuses what it cannot log.  Check the server log for the biotoken access-log writer, and that biotoken.access_log is not locked."),
+			 errhidestmt(true)));
+}
+
+/*
+ * Queue an entry and wait until the writer has committed it.  On success
+ * *result holds the row's id and hash.  Returns NULL on success, else why
+ * not (the caller writes the server-log line, then throws).
+ */
+static const char *
+queue_and_wait(BtAuditEntry *e, BtAuditAnchor *result)
+{
+	BtAuditWaiter *w = &bt_audit_shared->waiters[BT_MY_PROCNO];
+	TimestampTz deadline;
+	const char *failure = NULL;
+	int			qi = -1;
+	bool		queued = false;
+	int			state;
+	int			writer_procno;
+	uint64		ring_pos;
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   bt_audit_timeout);
+
+	ConditionVariablePrepareToSleep(&w->cv);
+	PG_TRY();
+	{
+		for (;;)
+		{
+			long		remaining;
+
+			LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+			if (!queued)
+			{
+				qi = find_queue();
+				if (qi >= 0 && ring_put(&bt_audit_shared->queues[qi], e, &ring_pos))
+				{
+					queued = true;
+					w->state = BT_WAIT_QUEUED;
+					w->queue = qi;
+					w->seq = e->seq;
+					w->ring_pos = ring_pos;
+				}
+			}
+			writer_procno = -1;
+			if (qi >= 0)
+			{
+				ensure_writer(qi);
+				if (bt_audit_shared->queues[qi].writer_state == BT_WRITER_RUNNING)
+					writer_procno = bt_audit_shared->queues[qi].writer_procno;
+			}
+			state = queued ? w->state : BT_WAIT_IDLE;
+			if (state == BT_WAIT_DONE)
+			{
+				result->valid = true;
+				result->id = w->log_id;
+				memcpy(result->hash, w->row_hash, BT_HMAC_BYTES);
+				w->state = BT_WAIT_IDLE;
+			}
+			else if (state == BT_WAIT_FAILED)
+				w->state = BT_WAIT_IDLE;
+			LWLockRelease(bt_audit_shared->lock);
+
+			if (state == BT_WAIT_DONE)
+				break;
+			/* the writer sleeps until told there is work */
+			if (state == BT_WAIT_QUEUED && writer_procno >= 0)
+				SetLatch(&GetPGProcByNumber(writer_procno)->procLatch);
+			if (state == BT_WAIT_FAILED)
+			{
+				failure = "The access-log writer could not commit the record.";
+				break;
+			}
+
+			remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(),
+														deadline);
+			if (remaining <= 0)
+			{
+				failure = psprintf("The record was not committed within biotoken.audit_timeout (%d ms).",
+								   bt_audit_timeout);
+				break;
+			}
+			/* the queue may be full or all queues taken: look again soon */
+			if (!queued)
+				remaining = Min(remaining, 10);
+			ConditionVariableTimedSleep(&w->cv, Min(remaining, BT_AUDIT_POLL_MS),
+										PG_WAIT_EXTENSION);
+		}
+	}
+	PG_FINALLY();
+	{
+		ConditionVariableCancelSleep();
+
+		/*
+		 * Not committed (timeout, or a cancel or error while waiting): take
+		 * the record back if the writer has not taken it, so that no row
+		 * says a refused statement ran.  One it has taken may still commit.
+		 */
+		if (queued && failure == NULL && !result->valid)
+			failure = "The wait for the access-log writer was interrupted.";
+		if (queued && !result->valid)
+		{
+			LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+			if (w->queue == qi && w->seq == e->seq)
+			{
+				/* still in the ring: the writer will skip it */
+				if (w->state == BT_WAIT_QUEUED)
+					((BtAuditEntry *) (bt_audit_shared->queues[qi].ring +
+									   w->ring_pos))->flags |= BT_ENTRY_WITHDRAWN;
+				w->state = BT_WAIT_IDLE;
+			}
+			LWLockRelease(bt_audit_shared->lock);
+		}
+	}
+	PG_END_TRY();
+
+	return failure;
+}
+
+/*
+ * Queue an entry that nobody waits for (a 'read' record, see audit_write).
+ * Returns NULL once it is in the queue, else why it could not be queued in
+ * time: the queue stayed full, or its writer has taken nothing for longer
+ * than biotoken.audit_timeout (stopped, or stuck on a lock).
+ */
+static const char *
+queue_async(BtAuditEntry *e)
+{
+	TimestampTz deadline;
+	uint64		ring_pos;
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+										   bt_audit_timeout);
+	e->procno = -1;
+	for (;;)
+	{
+		BtAuditQueue *q = NULL;
+		bool		queued = false;
+		bool		stuck = false;
+		int			writer_procno = -1;
+		int			qi;
+
+		LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+		qi = find_queue();
+		if (qi >= 0)
+		{
+			q = &bt_audit_shared->queues[qi];
+			if (q->nentries > 0 &&
+				TimestampDifferenceExceeds(q->pending_since, GetCurrentTimestamp(),
+										   bt_audit_timeout))
+				stuck = true;
+			else
+				queued = ring_put(q, e, &ring_pos);
+			ensure_writer(qi);
+			if (q->writer_state == BT_WRITER_RUNNING)
+				writer_procno = q->writer_procno;
+		}
+		LWLockRelease(bt_audit_shared->lock);
+
+		if (writer_procno >= 0)
+			SetLatch(&GetPGProcByNumber(writer_procno)->procLatch);
+		if (queued)
+			return NULL;
+		if (stuck)
+			return psprintf("The access-log writer has taken no record for longer than biotoken.audit_timeout (%d ms).",
+							bt_audit_timeout);
+		if (GetCurrentTimestamp() >= deadline)
+			return psprintf("The access-log queue stayed full for longer than biotoken.audit_timeout (%d ms).",
+							bt_audit_timeout);
+		/* full: wait for the writer to take what is there */
+		if (q != NULL)
+			ConditionVariableTimedSleep(&q->cv, 10, PG_WAIT_EXTENSION);
+		else
+			pg_usleep(10000L);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/*
+ * Where the access log of this database is: not at all (no extension
+ * here), in a committed table, or in one this transaction is creating (the
+ * extension is being created: no other transaction, so no writer, can see
+ * the table yet).
+ */
+typedef enum BtLogPlace
+{
+	BT_LOG_NONE,
+	BT_LOG_WRITER,
+	BT_LOG_LOCAL
+} BtLogPlace;
+
+static BtLogPlace
+log_place(void)
+{
+	Oid			nspid;
+	Oid			relid;
+	HeapTuple	tup;
+	BtLogPlace	place = BT_LOG_NONE;
+
+	if (!OidIsValid(MyDatabaseId) || !IsTransactionState())
+		return BT_LOG_NONE;
+
+	/*
+	 * The table, not pg_extension: both lookups are syscache probes, which
+	 * matters with biotoken.log_reads on.
+	 */
+	nspid = get_namespace_oid(BT_SCHEMA, true);
+	if (!OidIsValid(nspid))
+		return BT_LOG_NONE;
+	relid = get_relname_relid("access_log", nspid);
+	if (!OidIsValid(relid))
+		return BT_LOG_NONE;
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (HeapTupleIsValid(tup))
+	{
+		place = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)) ?
+			BT_LOG_LOCAL : BT_LOG_WRITER;
+		ReleaseSysCache(tup);
+	}
+	return place;
+}
+
+
+/* ----------------------------------------------------------------
+ * The server-log line
+ * ----------------------------------------------------------------
+ */
+
+/* append s as a double-quoted value on one line */
+static void
+append_quoted(StringInfo buf, const char *s)
+{
+	appendStringInfoChar(buf, '"');
+	for (; *s; s++)
+	{
+		switch (*s)
+		{
+			case '"':
+				appendStringInfoString(buf, "\\\"");
+				break;
+			case '\\':
+				appendStringInfoString(buf, "\\\\");
+				break;
+			case '\n':
+				appendStringInfoString(buf, "\\n");
+				break;
+			case '\r':
+				appendStringInfoString(buf, "\\r");
+				break;
+			case '\t':
+				appendStringInfoString(buf, "\\t");
+				break;
+			default:
+				appendStringInfoChar(buf, *s);
+		}
+	}
+	appendStringInfoChar(buf, '"');
+}
+
+/*
+ * Write the server-log line of a record: "biotoken: access_log " and then
+ * key=value pairs, always in this order, values with spaces quoted.  After
+ * a commit it names the row (id and row_hash, so a log shipper holds the
+ * end of the chain); a 'read' record says it was queued; otherwise it says
+ * the record was not committed.  The
+ * statement is the normalized one, in full.
+ */
+static void
+server_log_line(const BtAuditRecord *rec, const BtAuditContext *cx,
+				const BtAuditAnchor *row, BtLogPlace place, bool queued_only)
 {
 	StringInfoData buf;
 	ListCell   *lc;
 	bool		first = true;
+	char	   *dbname;
+	int			i;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "event=%s", bt_audit_event_name(rec->event));
+	if (row != NULL && row->valid)
+	{
+		appendStringInfo(&buf, "id=" INT64_FORMAT " row_hash=", row->id);
+		for (i = 0; i < BT_HMAC_BYTES; i++)
+			appendStringInfo(&buf, "%02x", row->hash[i]);
+	}
+	else if (queued_only)
+		appendStringInfoString(&buf, "id=queued");
+	else if (place == BT_LOG_NONE)
+		appendStringInfoString(&buf, "id=none status=\"no access log in this database\"");
+	else
+		appendStringInfoString(&buf, "id=none status=\"not committed: statement refused\"");
+	appendStringInfo(&buf, " event=%s", bt_audit_event_name(rec->event));
+	appendStringInfoString(&buf, " database=");
+	dbname = get_database_name(MyDatabaseId);
+	append_quoted(&buf, dbname ? dbname : "");
+	if (cx->session_user_name)
+	{
+		appendStringInfoString(&buf, " session_user=");
+		append_quoted(&buf, cx->session_user_name);
+	}
+	if (cx->current_user_name)
+	{
+		appendStringInfoString(&buf, " current_user=");
+		append_quoted(&buf, cx->current_user_name);
+	}
+	if (cx->login_user_name)
+	{
+		appendStringInfoString(&buf, " login_user=");
+		append_quoted(&buf, cx->login_user_name);
+	}
+	if (cx->client_addr)
+		appendStringInfo(&buf, " client_addr=%s", cx->client_addr);
+	if (cx->application_name && cx->application_name[0])
+	{
+		appendStringInfoString(&buf, " application_name=");
+		append_quoted(&buf, cx->application_name);
+	}
+	appendStringInfo(&buf, " pid=%d", MyProcPid);
 	if (rec->grant_id != 0)
 		appendStringInfo(&buf, " grant_id=" INT64_FORMAT, rec->grant_id);
 	if (rec->categories != 0)
@@ -98,22 +1091,603 @@ server_log_line(const BtAuditRecord *rec)
 		}
 		appendStringInfoChar(&buf, '}');
 	}
-	if (rec->detail != NULL)
-		appendStringInfo(&buf, " detail=%s", rec->detail);
+	if (cx->query_id != 0)
+		appendStringInfo(&buf, " query_id=" INT64_FORMAT, (int64) cx->query_id);
+	if (cx->statement)
+	{
+		appendStringInfoString(&buf, " statement=");
+		append_quoted(&buf, cx->statement);
+	}
+	if (cx->detail)
+		appendStringInfo(&buf, " detail=%s", cx->detail);
 
 	ereport(LOG_SERVER_ONLY,
-			(errmsg("biotoken: %s", buf.data),
+			(errmsg("biotoken: access_log %s", buf.data),
 			 errhidestmt(true),
 			 errhidecontext(true)));
 	pfree(buf.data);
 }
 
+
+/* ----------------------------------------------------------------
+ * Writing a record
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Write one record; the statement is left out when with_statement is
+ * false (a change that no statement caused).
+ */
+static void
+audit_write(const BtAuditRecord *rec, bool with_statement)
+{
+	BtAuditContext cx;
+	BtAuditEntry *e;
+	BtAuditAnchor row;
+	BtLogPlace	place;
+	const char *failure = NULL;
+	bool		queued_only = false;
+
+	bt_require_preloaded();
+	if (bt_audit_is_writer())
+		elog(ERROR, "the access-log writer cannot write access-log records");
+	Assert(rec->event >= BT_EVENT_REFUSED && rec->event <= BT_EVENT_LAST);
+
+	fill_context(rec, with_statement, &cx);
+	memset(&row, 0, sizeof(row));
+	place = log_place();
+
+	if (place != BT_LOG_NONE)
+	{
+		e = pack_entry(rec, &cx);
+		if (place == BT_LOG_LOCAL)
+		{
+			/*
+			 * The extension is being created in this transaction: write the
+			 * row in it, with the same chain code as the writer.  It commits
+			 * or rolls back with the table it is in.
+			 */
+			bt_audit_chain_append(&e, 1, NULL, &row);
+		}
+		else if (rec->event == BT_EVENT_READ)
+		{
+			/*
+			 * biotoken.log_reads: every read of a biometric column.  Such a
+			 * record is queued, not waited for: a commit round trip per
+			 * SELECT would cost most of the throughput.  The log still
+			 * fails closed when its writer falls behind by more than
+			 * biotoken.audit_timeout; what a crash can lose is the reads of
+			 * the last moments before it.  Everything DESIGN.md requires to
+			 * be durable before the fact is waited for.
+			 */
+			failure = queue_async(e);
+			queued_only = (failure == NULL);
+		}
+		else
+			failure = queue_and_wait(e, &row);
+		pfree(e);
+	}
+
+	server_log_line(rec, &cx, &row, place, queued_only);
+	if (failure != NULL)
+		throw_not_committed(failure);
+}
+
 /*
  * bt_audit_write
- *		Record an event.
+ *		Record an event: committed to biotoken.access_log before this
+ *		returns, and written to the server log.  Throws 42501 if the record
+ *		cannot be committed in time; the caller's statement is then refused.
+ *		Must run inside a transaction (for the user names).
  */
 void
 bt_audit_write(const BtAuditRecord *rec)
 {
-	server_log_line(rec);
+	/*
+	 * pg_upgrade restores security labels (and nothing else that logs):
+	 * that is the old cluster's state arriving, not a change, and the log
+	 * table itself is carried over as it is.
+	 */
+	if (IsBinaryUpgrade)
+		return;
+	/* a setting changed just before must come first in the log */
+	log_setting_changes();
+	audit_write(rec, true);
+}
+
+/*
+ * bt_audit_note_read
+ *		With biotoken.log_reads on, record a read of biometric columns.
+ */
+void
+bt_audit_note_read(List *columns)
+{
+	BtAuditRecord rec;
+
+	if (!bt_log_reads)
+		return;
+	memset(&rec, 0, sizeof(rec));
+	rec.event = BT_EVENT_READ;
+	rec.categories = BT_CAT_BIOMETRIC;
+	rec.columns = columns;
+	bt_audit_write(&rec);
+}
+
+
+/* ----------------------------------------------------------------
+ * Setting changes
+ * ----------------------------------------------------------------
+ */
+
+static const char *
+source_name(GucSource source)
+{
+	switch (source)
+	{
+		case PGC_S_DEFAULT:
+		case PGC_S_DYNAMIC_DEFAULT:
+			return "default";
+		case PGC_S_ENV_VAR:
+			return "environment";
+		case PGC_S_FILE:
+			return "configuration file";
+		case PGC_S_ARGV:
+			return "command line";
+		case PGC_S_GLOBAL:
+			return "global";
+		case PGC_S_DATABASE:
+			return "database";
+		case PGC_S_USER:
+			return "user";
+		case PGC_S_DATABASE_USER:
+			return "database user";
+		case PGC_S_CLIENT:
+			return "client";
+		case PGC_S_OVERRIDE:
+			return "override";
+		case PGC_S_INTERACTIVE:
+			return "interactive";
+		case PGC_S_TEST:
+			return "test";
+		case PGC_S_SESSION:
+			return "session";
+	}
+	return "unknown";
+}
+
+/* where the current value of a setting came from */
+static GucSource
+setting_source(const char *name)
+{
+	struct config_generic **vars;
+	int			n;
+	int			i;
+
+	vars = BT_GET_GUC_VARIABLES(n);
+	for (i = 0; i < n; i++)
+		if (strcmp(vars[i]->name, name) == 0)
+			return vars[i]->source;
+	return PGC_S_DEFAULT;
+}
+
+static const char *
+setting_text(int which, int value)
+{
+	if (which == 0)
+		return value ? "on" : "off";
+	return value == BT_SCOPE_TRANSACTION ? "transaction" : "statement";
+}
+
+/* false until this backend first looked at its settings */
+static bool settings_seen = false;
+
+/* boot values of the logged settings: what a new database's log assumes */
+static const int setting_boot[2] = {1, BT_SCOPE_STATEMENT};
+
+/*
+ * One setting.  A server-wide value (postgresql.conf, ALTER SYSTEM, the
+ * command line: what a reload changes in every backend at once) is logged
+ * once per database: when it differs from the server-wide value that
+ * database's log last recorded (kept in shared memory), the first backend
+ * to notice claims it there and logs it, with no statement (none caused
+ * it).  A claim whose record fails is given back, so another backend logs
+ * it; a claim not yet committed does not stop another backend from logging
+ * it too (a duplicate is better than a gap).  Any other change of this
+ * backend's value (SET, RESET, SET LOCAL, a function's SET clause, the end
+ * of either, a startup option, a role or database setting) is logged by
+ * this backend, with the statement during which it was noticed.
+ */
+static void
+check_setting(int which, int value)
+{
+	BtLoggedSetting *s = &logged_settings[which];
+	GucSource	source = setting_source(s->name);
+	bool		server_level = (source <= PGC_S_ARGV);
+	bool		claimed = false;
+	bool		server_change = false;
+	int			db_known = setting_boot[which];
+	bool		db_committed = true;
+	int			old;
+	BtAuditDatabase *d;
+	BtAuditRecord rec;
+	StringInfoData detail;
+
+	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+	d = bt_audit_database(MyDatabaseId, true);
+	if (d != NULL)
+	{
+		d->last_used = GetCurrentTimestamp();
+		if (d->srv_valid[which])
+		{
+			db_known = d->srv_value[which];
+			db_committed = d->srv_committed[which];
+		}
+		if (server_level && (value != db_known || !db_committed))
+		{
+			d->srv_valid[which] = true;
+			d->srv_value[which] = value;
+			d->srv_committed[which] = false;
+			claimed = true;
+		}
+	}
+	LWLockRelease(bt_audit_shared->lock);
+
+	/* a new backend's previous value is what its database's log knows */
+	if (!settings_seen)
+	{
+		s->logged = db_known;
+		s->logged_server_level = true;
+	}
+
+	if (server_level)
+		server_change = (value != db_known || !db_committed);
+	if (!server_change &&
+		(value == s->logged || (server_level && s->logged_server_level)))
+	{
+		s->logged = value;
+		s->logged_server_level = server_level;
+		return;
+	}
+	old = server_change ? db_known : s->logged;
+
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"setting\": ");
+	escape_json(&detail, s->name);
+	appendStringInfo(&detail, ", \"old\": \"%s\", \"new\": \"%s\", \"source\": ",
+					 setting_text(which, old), setting_text(which, value));
+	escape_json(&detail, source_name(source));
+	appendStringInfoChar(&detail, '}');
+
+	memset(&rec, 0, sizeof(rec));
+	rec.event = BT_EVENT_SETTING;
+	rec.detail = detail.data;
+
+	PG_TRY();
+	{
+		/* a server-wide change was not caused by this statement */
+		audit_write(&rec, !server_change);
+	}
+	PG_CATCH();
+	{
+		if (claimed)
+		{
+			LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+			d = bt_audit_database(MyDatabaseId, false);
+			if (d != NULL && d->srv_value[which] == value &&
+				!d->srv_committed[which])
+				d->srv_valid[which] = false;
+			LWLockRelease(bt_audit_shared->lock);
+		}
+		/* not logged: look again at the next statement */
+		bt_guc_setting_changed = true;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	if (claimed)
+	{
+		LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+		d = bt_audit_database(MyDatabaseId, false);
+		if (d != NULL && d->srv_value[which] == value)
+			d->srv_committed[which] = true;
+		LWLockRelease(bt_audit_shared->lock);
+	}
+	s->logged = value;
+	s->logged_server_level = server_level;
+	pfree(detail.data);
+}
+
+/*
+ * Turn the flag raised by guc.c's assign hooks into 'setting' records.
+ * The fast path is one test of a bool.
+ */
+static void
+log_setting_changes(void)
+{
+	if (likely(!bt_guc_setting_changed))
+		return;
+	/* parallel workers repeat their leader's settings; the writer logs nothing */
+	if (IsParallelWorker() || bt_audit_is_writer() || !bt_preloaded ||
+		!OidIsValid(MyDatabaseId) || !IsTransactionState())
+		return;
+	bt_guc_setting_changed = false;
+	check_setting(0, bt_guard ? 1 : 0);
+	check_setting(1, bt_scope);
+	settings_seen = true;
+}
+
+
+/* ----------------------------------------------------------------
+ * DBA operations that need the writer out of a database
+ * ----------------------------------------------------------------
+ */
+
+/* how long a DBA operation waits for a writer to leave */
+#define BT_AUDIT_LEAVE_WAIT_MS	5000
+
+/*
+ * The database a utility statement needs no other session in (DROP
+ * DATABASE, ALTER DATABASE ... RENAME or SET TABLESPACE, the template of
+ * CREATE DATABASE), or NULL.  These all wait (CountOtherDBBackends) for
+ * every other session of that database to leave, and a writer is one.
+ */
+static const char *
+database_needing_writer_gone(Node *stmt)
+{
+	ListCell   *lc;
+
+	switch (nodeTag(stmt))
+	{
+		case T_DropdbStmt:
+			return ((DropdbStmt *) stmt)->dbname;
+		case T_RenameStmt:
+			if (((RenameStmt *) stmt)->renameType == OBJECT_DATABASE)
+				return ((RenameStmt *) stmt)->subname;
+			return NULL;
+		case T_AlterDatabaseStmt:
+			foreach(lc, ((AlterDatabaseStmt *) stmt)->options)
+				if (strcmp(((DefElem *) lfirst(lc))->defname, "tablespace") == 0)
+					return ((AlterDatabaseStmt *) stmt)->dbname;
+			return NULL;
+		case T_CreatedbStmt:
+			foreach(lc, ((CreatedbStmt *) stmt)->options)
+			{
+				DefElem    *def = (DefElem *) lfirst(lc);
+
+				if (strcmp(def->defname, "template") == 0 && def->arg != NULL)
+					return defGetString(def);
+			}
+			return "template1";
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * Hold dboid (no writer may start there) and ask its writer to leave;
+ * wait until it has, at most BT_AUDIT_LEAVE_WAIT_MS.  If it does not, the
+ * operation goes on and fails as it would with any other session there.
+ */
+static void
+hold_database(Oid dboid)
+{
+	TimestampTz deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+													   BT_AUDIT_LEAVE_WAIT_MS);
+	BtAuditDatabase *d;
+	int			qi = -1;
+	int			i;
+
+	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+	d = bt_audit_database(dboid, true);
+	if (d != NULL)
+		d->hold_pid = MyProcPid;
+	for (i = 0; i < BT_AUDIT_QUEUES; i++)
+		if (bt_audit_shared->queues[i].dboid == dboid)
+			qi = i;
+	LWLockRelease(bt_audit_shared->lock);
+	if (qi < 0)
+		return;
+
+	ConditionVariablePrepareToSleep(&bt_audit_shared->queues[qi].cv);
+	for (;;)
+	{
+		BtAuditQueue *q = &bt_audit_shared->queues[qi];
+		int			procno = -1;
+		bool		gone;
+		long		remaining;
+
+		LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+		gone = (q->dboid != dboid || q->writer_state == BT_WRITER_NONE);
+		if (!gone)
+		{
+			q->leave = true;
+			if (q->writer_state == BT_WRITER_RUNNING)
+				procno = q->writer_procno;
+		}
+		LWLockRelease(bt_audit_shared->lock);
+		if (gone)
+			break;
+		if (procno >= 0)
+			SetLatch(&GetPGProcByNumber(procno)->procLatch);
+		remaining = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (remaining <= 0)
+			break;
+		ConditionVariableTimedSleep(&q->cv, Min(remaining, 100), PG_WAIT_EXTENSION);
+	}
+	ConditionVariableCancelSleep();
+}
+
+static void
+release_database(Oid dboid, bool dropped)
+{
+	BtAuditDatabase *d;
+
+	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+	d = bt_audit_database(dboid, false);
+	if (d != NULL && d->hold_pid == MyProcPid)
+	{
+		d->hold_pid = 0;
+		/* the OID may come back for another database */
+		if (dropped)
+			memset(d, 0, sizeof(BtAuditDatabase));
+	}
+	if (dropped)
+	{
+		int			i;
+
+		/* records nobody can write any more must not hold a queue */
+		for (i = 0; i < BT_AUDIT_QUEUES; i++)
+		{
+			BtAuditQueue *q = &bt_audit_shared->queues[i];
+
+			if (q->dboid == dboid && q->writer_state == BT_WRITER_NONE)
+			{
+				q->dboid = InvalidOid;
+				q->head = q->tail = 0;
+				q->nentries = 0;
+			}
+		}
+	}
+	LWLockRelease(bt_audit_shared->lock);
+}
+
+
+/* ----------------------------------------------------------------
+ * Hooks
+ * ----------------------------------------------------------------
+ */
+
+static void
+bt_post_parse_analyze(ParseState *pstate, Query *query, JumbleState *jstate)
+{
+	if (prev_post_parse_analyze_hook)
+		prev_post_parse_analyze_hook(pstate, query, jstate);
+	if (!bt_audit_is_writer())
+		capture_statement(pstate->p_sourcetext, query->stmt_location,
+						  query->stmt_len, query->queryId);
+}
+
+static PlannedStmt *
+bt_planner(Query *parse, const char *query_string, int cursorOptions,
+		   ParamListInfo boundParams)
+{
+	if (!bt_audit_is_writer())
+		capture_statement(query_string, parse->stmt_location, parse->stmt_len,
+						  parse->queryId);
+	if (prev_planner_hook)
+		return prev_planner_hook(parse, query_string, cursorOptions, boundParams);
+	return standard_planner(parse, query_string, cursorOptions, boundParams);
+}
+
+static void
+bt_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (!bt_audit_is_writer())
+	{
+		capture_statement(queryDesc->sourceText,
+						  queryDesc->plannedstmt->stmt_location,
+						  queryDesc->plannedstmt->stmt_len,
+						  queryDesc->plannedstmt->queryId);
+		/* no statement runs under a setting the log has not seen */
+		log_setting_changes();
+	}
+	if (prev_ExecutorStart)
+		prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+static void
+bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				  bool readOnlyTree, ProcessUtilityContext context,
+				  ParamListInfo params, QueryEnvironment *queryEnv,
+				  DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *stmt = pstmt->utilityStmt;
+	const char *held_name = NULL;
+	Oid			held = InvalidOid;
+	bool		done = false;
+	bool		writer = bt_audit_is_writer();
+
+	if (!writer)
+	{
+		capture_statement(queryString, pstmt->stmt_location, pstmt->stmt_len,
+						  pstmt->queryId);
+		log_setting_changes();
+		held_name = database_needing_writer_gone(stmt);
+		if (held_name != NULL)
+			held = get_database_oid(held_name, true);
+		if (OidIsValid(held))
+			hold_database(held);
+	}
+
+	utility_depth++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+		done = true;
+	}
+	PG_FINALLY();
+	{
+		utility_depth--;
+		if (OidIsValid(held))
+			release_database(held, done && IsA(stmt, DropdbStmt));
+	}
+	PG_END_TRY();
+
+	if (writer)
+		return;
+
+	/*
+	 * A new access log starts with the settings in force, whatever this
+	 * backend logged before there was a log to write to.
+	 */
+	if (IsA(stmt, CreateExtensionStmt) &&
+		strcmp(((CreateExtensionStmt *) stmt)->extname, "biotoken") == 0)
+	{
+		BtAuditDatabase *d;
+
+		settings_seen = false;
+		LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+		d = bt_audit_database(MyDatabaseId, false);
+		if (d != NULL)
+			memset(d->srv_valid, 0, sizeof(d->srv_valid));
+		LWLockRelease(bt_audit_shared->lock);
+		bt_guc_setting_changed = true;
+	}
+
+	/* SET, RESET, SET LOCAL: logged before the client hears of it */
+	log_setting_changes();
+}
+
+/*
+ * bt_audit_init
+ *		Request shared memory, enable query ids and install the hooks.
+ *		Called from _PG_init while shared_preload_libraries is processed,
+ *		after every other module's hooks, so that these run first.
+ */
+void
+bt_audit_init(void)
+{
+	/* query ids for the log, as pg_stat_statements asks for them */
+	EnableQueryId();
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = audit_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = audit_shmem_startup;
+
+	prev_post_parse_analyze_hook = post_parse_analyze_hook;
+	post_parse_analyze_hook = bt_post_parse_analyze;
+	prev_planner_hook = planner_hook;
+	planner_hook = bt_planner;
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = bt_ExecutorStart;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = bt_ProcessUtility;
 }

@@ -1,8 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * audit.h
- *	  The access log, backend side: build a record, have it committed,
- *	  write the server-log line.
+ *	  The access log: records, the shared-memory queue between the
+ *	  backends (audit.c) and the writer worker (audit_worker.c), and the
+ *	  hash chain.
+ *
+ * Other modules call only the first part: bt_audit_write() with a
+ * BtAuditRecord, bt_audit_note_read() for biotoken.log_reads, and
+ * bt_audit_is_writer() to stay out of the writer's own statements.  The
+ * second part is shared by audit.c and audit_worker.c only.
  *
  * IDENTIFICATION
  *	  extension/audit.h
@@ -12,7 +18,12 @@
 #ifndef BIOTOKEN_AUDIT_H
 #define BIOTOKEN_AUDIT_H
 
+#include "datatype/timestamp.h"
 #include "nodes/pg_list.h"
+#include "storage/condition_variable.h"
+#include "storage/lwlock.h"
+
+#include "crypto.h"
 
 typedef enum BtAuditEvent
 {
@@ -25,6 +36,8 @@ typedef enum BtAuditEvent
 	BT_EVENT_READ				/* a read of a biometric column (log_reads) */
 } BtAuditEvent;
 
+#define BT_EVENT_LAST	BT_EVENT_READ
+
 typedef struct BtAuditRecord
 {
 	BtAuditEvent event;
@@ -35,6 +48,160 @@ typedef struct BtAuditRecord
 } BtAuditRecord;
 
 extern const char *bt_audit_event_name(BtAuditEvent event);
+
+/*
+ * bt_audit_write: have the record committed to biotoken.access_log (and
+ * written to the server log) before returning; throws 42501 (fail closed)
+ * if that cannot be done within biotoken.audit_timeout.  The session
+ * fields and the normalized top-level statement are filled in here.
+ */
 extern void bt_audit_write(const BtAuditRecord *rec);
+
+/*
+ * bt_audit_note_read: with biotoken.log_reads on, write a 'read' record for
+ * a statement that reads the biometric columns "columns" (List of char *,
+ * "schema.table.column"); does nothing when log_reads is off.
+ */
+extern void bt_audit_note_read(List *columns);
+
+/* true in the access-log writer worker: hooks must leave its SQL alone */
+extern bool bt_audit_is_writer(void);
+
+/* shared memory, worker registration and hooks; called from _PG_init */
+extern void bt_audit_init(void);
+
+
+/* ----------------------------------------------------------------
+ * Between audit.c and audit_worker.c only.
+ * ----------------------------------------------------------------
+ */
+
+#define BT_AUDIT_QUEUES			16	/* databases writing at the same time */
+#define BT_AUDIT_RING_BYTES		(128 * 1024)	/* queue of one database */
+#define BT_AUDIT_MAX_ENTRY		(BT_AUDIT_RING_BYTES / 2)
+#define BT_AUDIT_MAX_STATEMENT	(32 * 1024) /* statement bytes in the table */
+#define BT_AUDIT_DATABASES		64	/* databases whose chain end is kept */
+#define BT_AUDIT_WORKER_IDLE_MS 10000	/* the writer leaves after this */
+
+/* state of a queue's writer */
+#define BT_WRITER_NONE			0
+#define BT_WRITER_STARTING		1
+#define BT_WRITER_RUNNING		2
+
+/* state of a waiter (one per PGPROC) */
+#define BT_WAIT_IDLE			0
+#define BT_WAIT_QUEUED			1	/* in the ring, may be withdrawn */
+#define BT_WAIT_TAKEN			2	/* in the writer's current batch */
+#define BT_WAIT_DONE			3	/* committed */
+#define BT_WAIT_FAILED			4	/* the writer's transaction failed */
+
+/*
+ * One record in a queue's ring.  The fixed part is followed by the strings
+ * session_user, current_user, login_user, client_addr, application_name,
+ * statement, detail and then ncolumns column names, each as an int32 length
+ * (-1 for NULL) and that many bytes plus a NUL.  Entries never wrap: a PAD
+ * entry fills the end of the ring when the next one does not fit.
+ */
+typedef struct BtAuditEntry
+{
+	uint32		len;			/* whole entry, MAXALIGNed */
+	uint32		flags;			/* BT_ENTRY_PAD, BT_ENTRY_WITHDRAWN */
+	uint64		seq;			/* per-queue sequence number */
+	int			procno;			/* the waiter's pgprocno; -1: nobody waits */
+	int			event;			/* BtAuditEvent */
+	int64		grant_id;
+	int			categories;
+	int32		backend_pid;
+	TimestampTz logged_at;
+	int64		query_id;
+	int			ncolumns;
+	/* strings follow */
+} BtAuditEntry;
+
+#define BT_ENTRY_PAD			1	/* fills the end of the ring */
+#define BT_ENTRY_WITHDRAWN		2	/* its backend gave up waiting */
+
+#define BT_AUDIT_NSTRINGS		7	/* strings before the column names */
+
+/* the access-log queue of one database and its writer */
+typedef struct BtAuditQueue
+{
+	Oid			dboid;			/* InvalidOid: free */
+	int			writer_state;	/* BT_WRITER_* */
+	int			writer_pid;
+	int			writer_procno;	/* to set its latch */
+	TimestampTz launched_at;
+	uint32		generation;		/* of the latest launch */
+	bool		leave;			/* a DBA operation asks the writer to go */
+	uint64		next_seq;		/* sequence number of the next entry */
+	uint64		head;			/* ring bytes written, ever */
+	uint64		tail;			/* ring bytes taken, ever */
+	int			nentries;		/* entries between tail and head */
+	TimestampTz pending_since;	/* when the oldest of them was queued */
+	ConditionVariable cv;		/* ring space freed, writer gone */
+	char		ring[BT_AUDIT_RING_BYTES];
+} BtAuditQueue;
+
+/* what a backend waits for */
+typedef struct BtAuditWaiter
+{
+	int			state;			/* BT_WAIT_* */
+	int			queue;
+	uint64		seq;
+	uint64		ring_pos;		/* where the entry is, while QUEUED */
+	int64		log_id;			/* when DONE */
+	uint8		row_hash[BT_HMAC_BYTES];
+	ConditionVariable cv;
+} BtAuditWaiter;
+
+/* the chain end a writer appends to, and what one appended row became */
+typedef struct BtAuditAnchor
+{
+	bool		valid;
+	Oid			relid;			/* the access_log table it belongs to */
+	int64		id;
+	uint8		hash[BT_HMAC_BYTES];
+} BtAuditAnchor;
+
+/*
+ * What the server knows of one database's log between writer lifetimes:
+ * the end of the chain as last committed (to detect rows removed from the
+ * end), the server-wide settings last logged there, and a DBA operation
+ * that needs the writer gone.
+ */
+typedef struct BtAuditDatabase
+{
+	Oid			dboid;			/* InvalidOid: free */
+	BtAuditAnchor anchor;		/* last row the writer committed */
+	TransactionId anchor_xid;	/* the transaction that committed it */
+	bool		srv_valid[2];	/* guard, scope */
+	int			srv_value[2];
+	bool		srv_committed[2];
+	int			hold_pid;		/* backend running a DBA operation, or 0 */
+	TimestampTz last_used;
+} BtAuditDatabase;
+
+typedef struct BtAuditShared
+{
+	LWLock	   *lock;			/* protects everything below */
+	BtAuditDatabase dbs[BT_AUDIT_DATABASES];
+	BtAuditQueue queues[BT_AUDIT_QUEUES];
+	int			nwaiters;
+	BtAuditWaiter waiters[FLEXIBLE_ARRAY_MEMBER];
+} BtAuditShared;
+
+extern BtAuditShared *bt_audit_shared;
+
+
+/* audit.c */
+extern const char *bt_audit_entry_next(const char **cursor);
+extern BtAuditDatabase *bt_audit_database(Oid dboid, bool create);
+
+/* audit_worker.c */
+extern PGDLLEXPORT void bt_audit_worker_main(Datum main_arg);
+extern bool bt_audit_worker_launch(int queue, uint32 generation, Oid dboid);
+extern void bt_audit_chain_append(BtAuditEntry **entries, int n,
+								  const BtAuditAnchor *known_end,
+								  BtAuditAnchor *results);
 
 #endif							/* BIOTOKEN_AUDIT_H */

@@ -348,6 +348,76 @@ GRANT SELECT ON biotoken.active_grants TO PUBLIC;
 -- The access log (audit.c, audit_worker.c)
 -- ====================================================================
 
+-- One row per event, written only by the access-log writer (a background
+-- worker) in its own transactions; row_hash chains every row to the one
+-- before it (see audit_worker.c for the exact serialization).  key_id names
+-- the key whose log sub-key made row_hash, so keys can be rotated.
+CREATE TABLE biotoken.access_log (
+	id bigint PRIMARY KEY,
+	logged_at timestamptz NOT NULL,
+	event text NOT NULL CHECK (event IN ('refused', 'allowed', 'grant', 'revoke',
+										 'label', 'setting', 'read')),
+	session_user_name name,
+	current_user_name name,
+	login_user_name name,
+	client_addr inet,
+	application_name text,
+	backend_pid int,
+	grant_id bigint,
+	categories text[],
+	columns text[],
+	query_id bigint,
+	statement text,
+	detail jsonb,
+	key_id int NOT NULL,
+	prev_hash bytea,
+	row_hash bytea NOT NULL
+);
+COMMENT ON TABLE biotoken.access_log IS
+	'the access log: one row per refused or granted combining statement, grant, revoke, label or setting change (and read, with biotoken.log_reads); append-only, hash-chained';
+COMMENT ON COLUMN biotoken.access_log.id IS 'row number, gapless from 1';
+COMMENT ON COLUMN biotoken.access_log.logged_at IS 'when the event happened';
+COMMENT ON COLUMN biotoken.access_log.event IS 'refused, allowed, grant, revoke, label, setting or read';
+COMMENT ON COLUMN biotoken.access_log.login_user_name IS 'the role the client logged in as';
+COMMENT ON COLUMN biotoken.access_log.grant_id IS 'the audit grant used, given or revoked';
+COMMENT ON COLUMN biotoken.access_log.categories IS 'the categories of data involved';
+COMMENT ON COLUMN biotoken.access_log.columns IS 'the columns involved, as schema.table.column';
+COMMENT ON COLUMN biotoken.access_log.query_id IS 'the query identifier, as in pg_stat_statements';
+COMMENT ON COLUMN biotoken.access_log.statement IS 'the top-level statement with every literal replaced by $n and comments removed';
+COMMENT ON COLUMN biotoken.access_log.detail IS 'event-specific facts (purpose, expiry, old and new label or setting, ...)';
+COMMENT ON COLUMN biotoken.access_log.key_id IS 'the biotoken key whose log sub-key made row_hash';
+COMMENT ON COLUMN biotoken.access_log.prev_hash IS 'row_hash of the previous row (NULL for row 1)';
+COMMENT ON COLUMN biotoken.access_log.row_hash IS 'HMAC-SHA256 with the log key over every other column of the row';
+
+REVOKE ALL ON biotoken.access_log FROM PUBLIC;
+GRANT SELECT ON biotoken.access_log TO biotoken_auditor;
+
+CREATE FUNCTION biotoken.access_log_append_only() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'biotoken_access_log_append_only'
+	LANGUAGE C;
+COMMENT ON FUNCTION biotoken.access_log_append_only() IS
+	'refuses INSERT (except by the access-log writer), UPDATE, DELETE and TRUNCATE on biotoken.access_log';
+REVOKE ALL ON FUNCTION biotoken.access_log_append_only() FROM PUBLIC;
+
+CREATE TRIGGER access_log_append_only
+	BEFORE INSERT OR UPDATE OR DELETE ON biotoken.access_log
+	FOR EACH ROW EXECUTE FUNCTION biotoken.access_log_append_only();
+CREATE TRIGGER access_log_no_truncate
+	BEFORE TRUNCATE ON biotoken.access_log
+	FOR EACH STATEMENT EXECUTE FUNCTION biotoken.access_log_append_only();
+-- also under session_replication_role = replica
+ALTER TABLE biotoken.access_log ENABLE ALWAYS TRIGGER access_log_append_only;
+ALTER TABLE biotoken.access_log ENABLE ALWAYS TRIGGER access_log_no_truncate;
+
+CREATE FUNCTION biotoken.verify_access_log(OUT valid boolean,
+	OUT rows_checked bigint, OUT first_broken_id bigint, OUT reason text)
+	AS 'MODULE_PATHNAME', 'biotoken_verify_access_log'
+	LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION biotoken.verify_access_log() IS
+	'checks the hash chain of the whole access log: whether it holds, rows checked, the first row that breaks it and why';
+REVOKE ALL ON FUNCTION biotoken.verify_access_log() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biotoken.verify_access_log() TO biotoken_auditor;
+
 -- ====================================================================
 -- Discovery (discover.c)
 -- ====================================================================

@@ -21,6 +21,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
+#include "audit.h"
 #include "biotoken.h"
 #include "guard.h"
 #include "guc.h"
@@ -71,6 +72,14 @@ _PG_init(void)
 	 * callbacks; audit grants need no initialisation of their own.
 	 */
 	bt_guard_init();
+
+	/*
+	 * 5. last: the access log.  Its hooks must be the outermost ones
+	 * (installed after every other module's), so that they note the
+	 * statement and log a changed biotoken.guard before any other hook can
+	 * act or write a record.
+	 */
+	bt_audit_init();
 
 	bt_preloaded = true;
 }

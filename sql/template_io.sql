@@ -130,11 +130,11 @@ BEGIN
   BEGIN
     EXECUTE format('COPY regress_recv_t FROM %L (FORMAT binary)', f);
     DROP TABLE regress_recv_t;
-    EXECUTE format('COPY (SELECT) TO PROGRAM %L', 'rm -f ' || f);
+    EXECUTE format('COPY (SELECT WHERE false) TO PROGRAM %L', 'rm -f ' || f);
     RETURN 'ok';
   EXCEPTION WHEN OTHERS THEN
     DROP TABLE regress_recv_t;
-    EXECUTE format('COPY (SELECT) TO PROGRAM %L', 'rm -f ' || f);
+    EXECUTE format('COPY (SELECT WHERE false) TO PROGRAM %L', 'rm -f ' || f);
     RETURN SQLSTATE || ': ' || SQLERRM;
   END;
 END
@@ -169,4 +169,4 @@ SELECT (biometric_info(biometric_enroll(array_fill(0.5::float4, ARRAY[16000]))))
 DROP TABLE regress_tio_bad, regress_tio_copy;
 DROP FUNCTION regress_recv(bytea);
 -- remove the COPY file (the server wrote it, so the server removes it)
-COPY (SELECT) TO PROGRAM :'binfile_rm';
+COPY (SELECT WHERE false) TO PROGRAM :'binfile_rm';

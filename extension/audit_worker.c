@@ -1,0 +1,1166 @@
+/*-------------------------------------------------------------------------
+ *
+ * audit_worker.c
+ *	  The access-log writer: a background worker per database that takes
+ *	  records from that database's queue and commits them, and the hash
+ *	  chain that makes the log tamper-evident.
+ *
+ * Lifecycle: a backend with a record for a database whose queue has no
+ * writer registers one (a dynamic background worker, never restarted by
+ * the postmaster).  The writer connects to the database, then loops: take
+ * every record in the queue, append them to biotoken.access_log in one
+ * transaction, flush the commit record, tell each waiting backend its
+ * row's id and hash.  Records that arrive while a transaction is under way
+ * wait for the next one, so concurrent records share a commit.  The writer
+ * leaves when it has been idle for BT_AUDIT_WORKER_IDLE_MS, or at once
+ * when a DBA operation asks (audit.c), so that DROP DATABASE, ALTER
+ * DATABASE ... RENAME and CREATE DATABASE ... TEMPLATE find no session of
+ * ours in the database.  If its transaction fails, the waiting backends
+ * hear so at once and refuse their statements; if it dies, they start
+ * another.
+ *
+ * The chain: every row carries row_hash = HMAC-SHA256(log key, canonical
+ * serialization of the row), which covers every other column, prev_hash
+ * (the previous row's row_hash) and key_id (which key made it) included.
+ * Ids are assigned here, gapless from 1.  The writer keeps the last row it
+ * committed in shared memory (the anchor) and continues the chain from it,
+ * not from whatever the table's last row is, so rows removed from the end
+ * make the next row's prev_hash fail to match.  biotoken.verify_access_log()
+ * recomputes everything.
+ *
+ * Canonical serialization, version 1 (what an external verifier must
+ * reproduce): the bytes "biotoken access_log v1" and a NUL, then for each
+ * column in the order id, logged_at, event, session_user_name,
+ * current_user_name, login_user_name, client_addr, application_name,
+ * backend_pid, grant_id, categories, columns, query_id, statement, detail,
+ * key_id, prev_hash: a byte 0 for NULL, or a byte 1 and the value.  Values:
+ * bigint as 8 bytes and int as 4 bytes, big-endian; timestamptz as its
+ * 8-byte big-endian count of microseconds since 2000-01-01 00:00 UTC; text,
+ * name, inet and jsonb as a 4-byte big-endian length and the bytes of their
+ * text form (jsonb's text form is canonical); text[] as a 4-byte count and
+ * per element a NULL byte or 1 + length + bytes; bytea as length + bytes.
+ *
+ * Locking: queue, waiters and anchors are under the "biotoken access log"
+ * LWLock (audit.h); nothing throws while it is held.
+ *
+ * Memory: the loop context "biotoken access log writer" is reset every
+ * iteration; the plan of the tail query is kept with SPI_keepplan.
+ *
+ * IDENTIFICATION
+ *	  extension/audit_worker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/crypto.h>
+
+#include "access/table.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/executor.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "pgstat.h"
+#include "port/pg_bswap.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "tcop/tcopprot.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/inet.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "audit.h"
+#include "biotoken.h"
+#include "compat.h"
+#include "keys.h"
+#include "labels.h"
+
+PG_FUNCTION_INFO_V1(biotoken_verify_access_log);
+PG_FUNCTION_INFO_V1(biotoken_access_log_append_only);
+
+/* the columns of biotoken.access_log, in table order */
+enum
+{
+	COL_ID,
+	COL_LOGGED_AT,
+	COL_EVENT,
+	COL_SESSION_USER,
+	COL_CURRENT_USER,
+	COL_LOGIN_USER,
+	COL_CLIENT_ADDR,
+	COL_APPLICATION_NAME,
+	COL_BACKEND_PID,
+	COL_GRANT_ID,
+	COL_CATEGORIES,
+	COL_COLUMNS,
+	COL_QUERY_ID,
+	COL_STATEMENT,
+	COL_DETAIL,
+	COL_KEY_ID,
+	COL_PREV_HASH,
+	COL_ROW_HASH,
+	NCOLS
+};
+
+#define BT_CHAIN_TAG	"biotoken access_log v1"
+#define ALL_COLUMNS \
+	"id, logged_at, event, session_user_name, current_user_name, " \
+	"login_user_name, client_addr, application_name, backend_pid, " \
+	"grant_id, categories, columns, query_id, statement, detail, key_id, " \
+	"prev_hash, row_hash"
+
+/* true in the writer process */
+static bool am_writer = false;
+
+/* true while bt_audit_chain_append inserts: the table's trigger lets it */
+static bool appending = false;
+
+/* the writer's queue, and the waiters of the batch it is writing */
+static int	writer_queue = -1;
+
+static SPIPlanPtr tail_plan = NULL;
+
+/*
+ * bt_audit_is_writer
+ *		True in the access-log writer worker.  Hooks of other modules must
+ *		leave the writer's statements alone: they are the log itself.
+ */
+bool
+bt_audit_is_writer(void)
+{
+	return am_writer;
+}
+
+
+/* ----------------------------------------------------------------
+ * The hash chain
+ * ----------------------------------------------------------------
+ */
+
+static void
+put_flag(StringInfo buf, bool present)
+{
+	appendStringInfoChar(buf, present ? 1 : 0);
+}
+
+static void
+put_u32(StringInfo buf, uint32 v)
+{
+	uint32		be = pg_hton32(v);
+
+	appendBinaryStringInfo(buf, (const char *) &be, 4);
+}
+
+static void
+put_u64(StringInfo buf, uint64 v)
+{
+	uint64		be = pg_hton64(v);
+
+	appendBinaryStringInfo(buf, (const char *) &be, 8);
+}
+
+static void
+put_bytes(StringInfo buf, const char *p, int len)
+{
+	put_u32(buf, (uint32) len);
+	appendBinaryStringInfo(buf, p, len);
+}
+
+static void
+put_text_array(StringInfo buf, Datum d)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(d);
+	Datum	   *elems;
+	bool	   *enulls;
+	int			n;
+	int			i;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &enulls, &n);
+	put_u32(buf, (uint32) n);
+	for (i = 0; i < n; i++)
+	{
+		put_flag(buf, !enulls[i]);
+		if (!enulls[i])
+			put_bytes(buf, VARDATA_ANY(DatumGetPointer(elems[i])),
+					  VARSIZE_ANY_EXHDR(DatumGetPointer(elems[i])));
+	}
+}
+
+/*
+ * The canonical serialization of a row (values/nulls in table order; the
+ * row_hash column is not read), into buf.  See the file header.
+ */
+static void
+serialize_row(const Datum *values, const bool *nulls, StringInfo buf)
+{
+	int			col;
+
+	appendBinaryStringInfo(buf, BT_CHAIN_TAG, sizeof(BT_CHAIN_TAG));
+	for (col = COL_ID; col <= COL_PREV_HASH; col++)
+	{
+		Datum		d = values[col];
+
+		put_flag(buf, !nulls[col]);
+		if (nulls[col])
+			continue;
+		switch (col)
+		{
+			case COL_ID:
+			case COL_GRANT_ID:
+			case COL_QUERY_ID:
+				put_u64(buf, (uint64) DatumGetInt64(d));
+				break;
+			case COL_LOGGED_AT:
+				put_u64(buf, (uint64) DatumGetTimestampTz(d));
+				break;
+			case COL_BACKEND_PID:
+			case COL_KEY_ID:
+				put_u32(buf, (uint32) DatumGetInt32(d));
+				break;
+			case COL_SESSION_USER:
+			case COL_CURRENT_USER:
+			case COL_LOGIN_USER:
+				{
+					const char *s = NameStr(*DatumGetName(d));
+
+					put_bytes(buf, s, strlen(s));
+					break;
+				}
+			case COL_CLIENT_ADDR:
+				{
+					char	   *s = DatumGetCString(DirectFunctionCall1(inet_out, d));
+
+					put_bytes(buf, s, strlen(s));
+					break;
+				}
+			case COL_DETAIL:
+				{
+					Jsonb	   *jb = DatumGetJsonbP(d);
+					char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+
+					put_bytes(buf, s, strlen(s));
+					break;
+				}
+			case COL_CATEGORIES:
+			case COL_COLUMNS:
+				put_text_array(buf, d);
+				break;
+			case COL_EVENT:
+			case COL_APPLICATION_NAME:
+			case COL_STATEMENT:
+			case COL_PREV_HASH:
+				{
+					struct varlena *v = PG_DETOAST_DATUM_PACKED(d);
+
+					put_bytes(buf, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+					break;
+				}
+		}
+	}
+}
+
+/*
+ * The row_hash of a row, into out; false if the key it names is not
+ * loaded.  Throws only if OpenSSL fails.
+ */
+static bool
+row_mac(const Datum *values, const bool *nulls, uint8 *out)
+{
+	StringInfoData buf;
+	const BtKey *key;
+	BtCryptoStatus st;
+
+	if (nulls[COL_KEY_ID])
+		return false;
+	key = bt_keys_get(DatumGetInt32(values[COL_KEY_ID]));
+	if (key == NULL)
+		return false;
+	initStringInfo(&buf);
+	serialize_row(values, nulls, &buf);
+	st = bt_crypto_hmac(key->logmac, (const uint8 *) buf.data, buf.len, out);
+	pfree(buf.data);
+	if (st != BT_CRYPTO_OK)
+		bt_crypto_throw(st);
+	return true;
+}
+
+static Datum
+text_array(List *items)
+{
+	Datum	   *elems;
+	ListCell   *lc;
+	int			n = 0;
+
+	elems = palloc(sizeof(Datum) * Max(list_length(items), 1));
+	foreach(lc, items)
+		elems[n++] = CStringGetTextDatum((const char *) lfirst(lc));
+	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false,
+										   TYPALIGN_INT));
+}
+
+static Datum
+bytea_datum(const uint8 *p, int len)
+{
+	bytea	   *b = palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), p, len);
+	return PointerGetDatum(b);
+}
+
+/* the values of one entry's row, except id, key_id, prev_hash, row_hash */
+static void
+entry_values(const BtAuditEntry *e, Datum *values, bool *nulls)
+{
+	const char *cursor = (const char *) e + MAXALIGN(sizeof(BtAuditEntry));
+	const char *s;
+	List	   *columns = NIL;
+	int			i;
+	int			bit;
+	List	   *cats = NIL;
+	static const int string_cols[BT_AUDIT_NSTRINGS] = {
+		COL_SESSION_USER, COL_CURRENT_USER, COL_LOGIN_USER, COL_CLIENT_ADDR,
+		COL_APPLICATION_NAME, COL_STATEMENT, COL_DETAIL
+	};
+
+	memset(nulls, true, sizeof(bool) * NCOLS);
+	values[COL_LOGGED_AT] = TimestampTzGetDatum(e->logged_at);
+	nulls[COL_LOGGED_AT] = false;
+	values[COL_EVENT] = CStringGetTextDatum(bt_audit_event_name((BtAuditEvent) e->event));
+	nulls[COL_EVENT] = false;
+	values[COL_BACKEND_PID] = Int32GetDatum(e->backend_pid);
+	nulls[COL_BACKEND_PID] = false;
+	if (e->grant_id != 0)
+	{
+		values[COL_GRANT_ID] = Int64GetDatum(e->grant_id);
+		nulls[COL_GRANT_ID] = false;
+	}
+	if (e->query_id != 0)
+	{
+		values[COL_QUERY_ID] = Int64GetDatum(e->query_id);
+		nulls[COL_QUERY_ID] = false;
+	}
+	for (bit = BT_CAT_BIOMETRIC; bit <= BT_CAT_FINANCIAL; bit <<= 1)
+		if (e->categories & bit)
+			cats = lappend(cats, (char *) bt_labels_category_name(bit));
+	if (cats != NIL)
+	{
+		values[COL_CATEGORIES] = text_array(cats);
+		nulls[COL_CATEGORIES] = false;
+	}
+
+	for (i = 0; i < BT_AUDIT_NSTRINGS; i++)
+	{
+		int			col = string_cols[i];
+
+		s = bt_audit_entry_next(&cursor);
+		if (s == NULL)
+			continue;
+		nulls[col] = false;
+		switch (col)
+		{
+			case COL_SESSION_USER:
+			case COL_CURRENT_USER:
+			case COL_LOGIN_USER:
+				values[col] = DirectFunctionCall1(namein, CStringGetDatum(s));
+				break;
+			case COL_CLIENT_ADDR:
+				values[col] = DirectFunctionCall1(inet_in, CStringGetDatum(s));
+				break;
+			case COL_DETAIL:
+				values[col] = DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
+				break;
+			default:
+				values[col] = CStringGetTextDatum(s);
+		}
+	}
+	for (i = 0; i < e->ncolumns; i++)
+	{
+		s = bt_audit_entry_next(&cursor);
+		if (s != NULL)
+			columns = lappend(columns, (char *) s);
+	}
+	if (columns != NIL)
+	{
+		values[COL_COLUMNS] = text_array(columns);
+		nulls[COL_COLUMNS] = false;
+	}
+}
+
+static void
+prepare_tail_plan(void)
+{
+	if (tail_plan == NULL)
+	{
+		tail_plan = SPI_prepare("SELECT id, row_hash, 'biotoken.access_log'::pg_catalog.regclass::pg_catalog.oid "
+								"FROM biotoken.access_log ORDER BY id DESC LIMIT 1",
+								0, NULL);
+		if (tail_plan == NULL)
+			elog(ERROR, "could not prepare the access-log tail query: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(tail_plan);
+	}
+}
+
+/*
+ * Appending rows: the executor's single-relation insert, as logical
+ * replication's apply worker does it (constraints, indexes and row
+ * triggers, without planning and starting a query per row).  Caller holds
+ * RowExclusiveLock on rel.
+ */
+typedef struct BtAppender
+{
+	EState	   *estate;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+} BtAppender;
+
+static void
+appender_begin(BtAppender *ap, Relation rel)
+{
+	RangeTblEntry *rte = makeNode(RangeTblEntry);
+
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(rel);
+	rte->relkind = rel->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+
+	ap->estate = CreateExecutorState();
+	BT_EXEC_INIT_RANGE_TABLE(ap->estate, list_make1(rte));
+	ap->estate->es_output_cid = GetCurrentCommandId(true);
+	ap->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(ap->rri, rel, 1, NULL, 0);
+	ExecOpenIndices(ap->rri, false);
+	ap->slot = ExecInitExtraTupleSlot(ap->estate, RelationGetDescr(rel),
+									  &TTSOpsVirtual);
+	AfterTriggerBeginQuery();
+}
+
+static void
+appender_insert(BtAppender *ap, const Datum *values, const bool *nulls)
+{
+	TupleTableSlot *slot = ap->slot;
+
+	ExecClearTuple(slot);
+	memcpy(slot->tts_values, values, sizeof(Datum) * NCOLS);
+	memcpy(slot->tts_isnull, nulls, sizeof(bool) * NCOLS);
+	ExecStoreVirtualTuple(slot);
+	appending = true;
+	ExecSimpleRelationInsert(ap->rri, ap->estate, slot);
+	appending = false;
+}
+
+static void
+appender_end(BtAppender *ap)
+{
+	AfterTriggerEndQuery(ap->estate);
+	ExecCloseIndices(ap->rri);
+	ExecResetTupleTable(ap->estate->es_tupleTable, false);
+	FreeExecutorState(ap->estate);
+}
+
+/*
+ * bt_audit_chain_append
+ *		Append n entries to biotoken.access_log in the current transaction,
+ *		chained, and put each row's id and hash into results[i].
+ *
+ * The chain continues from known_end (the last row the writer committed)
+ * when that is at least as far as the table's last row, else from the
+ * table's last row.  A table that ends before known_end lost rows: the new
+ * rows chain to the lost one, so verification shows the gap.  Runs as the
+ * bootstrap superuser; rows go in through the executor's single-relation
+ * insert, with the table's constraints, indexes and trigger (which refuses
+ * every other INSERT).  Caller has a transaction and an active snapshot.
+ * Throws on any failure.
+ */
+void
+bt_audit_chain_append(BtAuditEntry **entries, int n,
+					  const BtAuditAnchor *known_end, BtAuditAnchor *results)
+{
+	const BtKey *key = bt_keys_newest();
+	Oid			save_userid;
+	int			save_sec_context;
+	int64		prev_id = 0;
+	uint8		prev_hash[BT_HMAC_BYTES];
+	bool		have_prev = false;
+	Oid			relid = InvalidOid;
+	Relation	rel;
+	BtAppender	ap;
+	int			i;
+
+	if (key == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no biotoken key is loaded")));
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		bool		isnull;
+		int			ret;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		prepare_tail_plan();
+
+		ret = SPI_execute_plan(tail_plan, NULL, NULL, false, 1);
+		if (ret != SPI_OK_SELECT)
+			elog(ERROR, "could not read the end of the access log: %s",
+				 SPI_result_code_string(ret));
+		if (SPI_processed == 1)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[0];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			Datum		h;
+
+			prev_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+			h = SPI_getbinval(tup, desc, 2, &isnull);
+			if (!isnull && VARSIZE_ANY_EXHDR(DatumGetPointer(h)) == BT_HMAC_BYTES)
+				memcpy(prev_hash, VARDATA_ANY(DatumGetPointer(h)), BT_HMAC_BYTES);
+			else
+				memset(prev_hash, 0, BT_HMAC_BYTES);
+			relid = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+			have_prev = true;
+		}
+		else
+			relid = RangeVarGetRelid(makeRangeVar("biotoken", "access_log", -1),
+									 NoLock, false);
+
+		if (known_end != NULL && known_end->valid && known_end->relid == relid &&
+			known_end->id >= prev_id &&
+			(known_end->id != prev_id ||
+			 memcmp(known_end->hash, prev_hash, BT_HMAC_BYTES) != 0))
+		{
+			ereport(WARNING,
+					(errmsg("biotoken: the access log ends at row " INT64_FORMAT " but the writer last committed row " INT64_FORMAT,
+							prev_id, known_end->id),
+					 errdetail("Rows at the end of biotoken.access_log were removed or changed; the chain continues from the last row the writer committed, so verification will report the break.")));
+			prev_id = known_end->id;
+			memcpy(prev_hash, known_end->hash, BT_HMAC_BYTES);
+			have_prev = true;
+		}
+
+		rel = table_open(relid, RowExclusiveLock);
+		if (RelationGetDescr(rel)->natts != NCOLS)
+			elog(ERROR, "biotoken.access_log does not have the expected columns");
+		appender_begin(&ap, rel);
+		for (i = 0; i < n; i++)
+		{
+			Datum		values[NCOLS];
+			bool		nulls[NCOLS];
+			uint8		mac[BT_HMAC_BYTES];
+
+			entry_values(entries[i], values, nulls);
+			values[COL_ID] = Int64GetDatum(prev_id + 1);
+			nulls[COL_ID] = false;
+			values[COL_KEY_ID] = Int32GetDatum(key->key_id);
+			nulls[COL_KEY_ID] = false;
+			if (have_prev)
+			{
+				values[COL_PREV_HASH] = bytea_datum(prev_hash, BT_HMAC_BYTES);
+				nulls[COL_PREV_HASH] = false;
+			}
+			if (!row_mac(values, nulls, mac))
+				elog(ERROR, "the newest biotoken key is not loaded");
+			values[COL_ROW_HASH] = bytea_datum(mac, BT_HMAC_BYTES);
+			nulls[COL_ROW_HASH] = false;
+			appender_insert(&ap, values, nulls);
+
+			prev_id++;
+			memcpy(prev_hash, mac, BT_HMAC_BYTES);
+			have_prev = true;
+			results[i].valid = true;
+			results[i].relid = relid;
+			results[i].id = prev_id;
+			memcpy(results[i].hash, mac, BT_HMAC_BYTES);
+		}
+		appender_end(&ap);
+		table_close(rel, NoLock);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		appending = false;
+		SetUserIdAndSecContext(save_userid, save_sec_context);
+	}
+	PG_END_TRY();
+}
+
+
+/* ----------------------------------------------------------------
+ * The writer
+ * ----------------------------------------------------------------
+ */
+
+/* what the current batch took: to report the outcome to each waiter */
+typedef struct BtTaken
+{
+	int			procno;
+	uint64		seq;
+} BtTaken;
+
+static BtTaken *taken = NULL;
+static int	ntaken = 0;
+
+/* tell every waiter of the current batch that it failed; lock held */
+static void
+fail_taken(void)
+{
+	int			i;
+
+	for (i = 0; i < ntaken; i++)
+	{
+		BtAuditWaiter *w;
+
+		if (taken[i].procno < 0)
+			continue;
+		w = &bt_audit_shared->waiters[taken[i].procno];
+		if (w->queue == writer_queue && w->seq == taken[i].seq &&
+			w->state == BT_WAIT_TAKEN)
+		{
+			w->state = BT_WAIT_FAILED;
+			ConditionVariableSignal(&w->cv);
+		}
+	}
+	ntaken = 0;
+}
+
+/*
+ * Leaving, however: if the queue is still ours, give it up.  Waiters of a
+ * batch in flight fail; waiters still queued are woken to start another
+ * writer.  A before_shmem_exit callback, so also after FATAL.
+ */
+static void
+writer_exit(int code, Datum arg)
+{
+	BtAuditQueue *q = &bt_audit_shared->queues[writer_queue];
+	int			i;
+
+	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+	if (q->writer_pid == MyProcPid)
+	{
+		q->writer_state = BT_WRITER_NONE;
+		q->writer_pid = 0;
+		q->leave = false;
+		fail_taken();
+		for (i = 0; i < bt_audit_shared->nwaiters; i++)
+		{
+			BtAuditWaiter *w = &bt_audit_shared->waiters[i];
+
+			if (w->queue == writer_queue && w->state == BT_WAIT_QUEUED)
+				ConditionVariableSignal(&w->cv);
+		}
+		if (q->nentries == 0)
+			q->dboid = InvalidOid;
+	}
+	LWLockRelease(bt_audit_shared->lock);
+	ConditionVariableBroadcast(&q->cv);
+}
+
+/*
+ * Take every entry of the queue into local memory; lock held.  Entries
+ * whose backend gave up waiting are dropped.
+ */
+static BtAuditEntry **
+take_entries(BtAuditQueue *q, int *n)
+{
+	BtAuditEntry **entries = palloc(sizeof(BtAuditEntry *) * Max(q->nentries, 1));
+
+	*n = 0;
+	ntaken = 0;
+	if (taken == NULL)
+		taken = MemoryContextAlloc(TopMemoryContext,
+								   sizeof(BtTaken) * BT_AUDIT_RING_BYTES /
+								   MAXALIGN(sizeof(BtAuditEntry)));
+	while (q->tail < q->head)
+	{
+		uint64		pos = q->tail % BT_AUDIT_RING_BYTES;
+		BtAuditEntry *e;
+		BtAuditWaiter *w;
+
+		if (BT_AUDIT_RING_BYTES - pos < sizeof(BtAuditEntry))
+		{
+			q->tail += BT_AUDIT_RING_BYTES - pos;
+			continue;
+		}
+		e = (BtAuditEntry *) (q->ring + pos);
+		q->tail += e->len;
+		if (e->flags & (BT_ENTRY_PAD | BT_ENTRY_WITHDRAWN))
+			continue;
+		if (e->procno >= 0)
+		{
+			w = &bt_audit_shared->waiters[e->procno];
+			if (w->queue == writer_queue && w->seq == e->seq &&
+				w->state == BT_WAIT_QUEUED)
+				w->state = BT_WAIT_TAKEN;
+		}
+		entries[*n] = palloc(e->len);
+		memcpy(entries[*n], e, e->len);
+		taken[ntaken].procno = e->procno;
+		taken[ntaken].seq = e->seq;
+		ntaken++;
+		(*n)++;
+	}
+	q->nentries = 0;
+	return entries;
+}
+
+/*
+ * One batch: take the queue, append it in one transaction, flush the
+ * commit, report to the waiters.  Throws on failure (the caller cleans
+ * up and fails the batch's waiters).
+ */
+static void
+write_batch(void)
+{
+	BtAuditQueue *q = &bt_audit_shared->queues[writer_queue];
+	BtAuditDatabase *d;
+	BtAuditEntry **entries;
+	BtAuditAnchor known;
+	BtAuditAnchor *results;
+	TransactionId xid;
+	int			n;
+	int			i;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "biotoken: writing access-log records");
+
+	/*
+	 * Lock the table before taking the records: while someone else holds it
+	 * (a LOCK TABLE, an ALTER), records stay in the queue, where a backend
+	 * that stops waiting can still withdraw its own.
+	 */
+	(void) RangeVarGetRelid(makeRangeVar("biotoken", "access_log", -1),
+							RowExclusiveLock, false);
+
+	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+	entries = take_entries(q, &n);
+	d = bt_audit_database(MyDatabaseId, true);
+	memset(&known, 0, sizeof(known));
+	if (d != NULL)
+	{
+		known = d->anchor;
+		d->last_used = GetCurrentTimestamp();
+	}
+	LWLockRelease(bt_audit_shared->lock);
+	ConditionVariableBroadcast(&q->cv);
+
+	results = palloc0(sizeof(BtAuditAnchor) * Max(n, 1));
+	if (n > 0)
+		bt_audit_chain_append(entries, n, &known, results);
+	xid = GetTopTransactionIdIfAny();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+
+	/* durable before anyone is told, whatever synchronous_commit says */
+	XLogFlush(XactLastCommitEnd);
+
+	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+	d = bt_audit_database(MyDatabaseId, true);
+	if (d != NULL && n > 0)
+	{
+		d->anchor = results[n - 1];
+		d->anchor_xid = xid;
+	}
+	for (i = 0; i < ntaken; i++)
+	{
+		BtAuditWaiter *w;
+
+		if (taken[i].procno < 0)
+			continue;
+		w = &bt_audit_shared->waiters[taken[i].procno];
+		if (w->queue == writer_queue && w->seq == taken[i].seq &&
+			w->state == BT_WAIT_TAKEN)
+		{
+			w->state = BT_WAIT_DONE;
+			w->log_id = results[i].id;
+			memcpy(w->row_hash, results[i].hash, BT_HMAC_BYTES);
+			ConditionVariableSignal(&w->cv);
+		}
+	}
+	ntaken = 0;
+	LWLockRelease(bt_audit_shared->lock);
+
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * bt_audit_worker_launch
+ *		Register a writer for queue "queue" of database dboid.  False if
+ *		the server has no free background worker slot.
+ */
+bool
+bt_audit_worker_launch(int queue, uint32 generation, Oid dboid)
+{
+	BackgroundWorker worker;
+	BackgroundWorkerHandle *handle;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "biotoken");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "bt_audit_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "biotoken access log writer for database %u", dboid);
+	snprintf(worker.bgw_type, BGW_MAXLEN, "biotoken access log writer");
+	worker.bgw_main_arg = Int32GetDatum(queue);
+	memcpy(worker.bgw_extra, &dboid, sizeof(Oid));
+	memcpy(worker.bgw_extra + sizeof(Oid), &generation, sizeof(uint32));
+	worker.bgw_notify_pid = 0;
+
+	return RegisterDynamicBackgroundWorker(&worker, &handle);
+}
+
+/*
+ * bt_audit_worker_main
+ *		Entry point of the writer; main_arg is its queue.
+ */
+void
+bt_audit_worker_main(Datum main_arg)
+{
+	BtAuditQueue *q;
+	Oid			dboid;
+	uint32		generation;
+	bool		attached = false;
+	MemoryContext loop_cxt;
+	TimestampTz last_work;
+
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	memcpy(&generation, MyBgworkerEntry->bgw_extra + sizeof(Oid), sizeof(uint32));
+	writer_queue = DatumGetInt32(main_arg);
+	am_writer = true;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	if (writer_queue < 0 || writer_queue >= BT_AUDIT_QUEUES || bt_audit_shared == NULL)
+		proc_exit(0);
+	q = &bt_audit_shared->queues[writer_queue];
+
+	/* only the latest launch for this queue and database may attach */
+	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+	if (q->dboid == dboid && q->generation == generation &&
+		q->writer_state == BT_WRITER_STARTING)
+	{
+		q->writer_state = BT_WRITER_RUNNING;
+		q->writer_pid = MyProcPid;
+		q->writer_procno = BT_MY_PROCNO;
+		attached = true;
+	}
+	LWLockRelease(bt_audit_shared->lock);
+	if (!attached)
+		proc_exit(0);
+	before_shmem_exit(writer_exit, (Datum) 0);
+
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+	pgstat_report_appname("biotoken access log writer");
+
+	/*
+	 * A batch can hold a thousand records: keep a large first block across
+	 * resets, so that a busy writer does not map and fault in fresh memory
+	 * for every batch.
+	 */
+	loop_cxt = AllocSetContextCreate(TopMemoryContext,
+									 "biotoken access log writer",
+									 ALLOCSET_DEFAULT_MINSIZE,
+									 1024 * 1024,
+									 8 * 1024 * 1024);
+	last_work = GetCurrentTimestamp();
+
+	for (;;)
+	{
+		int			nentries;
+		bool		leave;
+		long		idle_left;
+
+		MemoryContextReset(loop_cxt);
+		MemoryContextSwitchTo(loop_cxt);
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		idle_left = BT_AUDIT_WORKER_IDLE_MS -
+			TimestampDifferenceMilliseconds(last_work, GetCurrentTimestamp());
+
+		LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+		nentries = q->nentries;
+		leave = q->leave;
+		if (nentries == 0 && (leave || idle_left <= 0))
+		{
+			/* nothing to write and not wanted: give the queue up and go */
+			q->writer_state = BT_WRITER_NONE;
+			q->writer_pid = 0;
+			q->leave = false;
+			q->dboid = InvalidOid;
+			LWLockRelease(bt_audit_shared->lock);
+			ConditionVariableBroadcast(&q->cv);
+			proc_exit(0);
+		}
+		LWLockRelease(bt_audit_shared->lock);
+
+		if (nentries > 0)
+		{
+			PG_TRY();
+			{
+				write_batch();
+			}
+			PG_CATCH();
+			{
+				/*
+				 * The batch is lost: its backends refuse their statements.
+				 * Report, clean up the transaction and go on with the next
+				 * batch, as the autovacuum launcher does after an error.
+				 */
+				MemoryContextSwitchTo(loop_cxt);
+				EmitErrorReport();
+				FlushErrorState();
+				AbortCurrentTransaction();
+				LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+
+				/*
+				 * Failed before taking anything (the table is gone, say):
+				 * take the records now, or they would be retried forever.
+				 */
+				if (ntaken == 0)
+					(void) take_entries(q, &nentries);
+				fail_taken();
+				LWLockRelease(bt_audit_shared->lock);
+				ConditionVariableBroadcast(&q->cv);
+				pgstat_report_activity(STATE_IDLE, NULL);
+				/* do not spin on a persistent failure */
+				pg_usleep(100000L);
+			}
+			PG_END_TRY();
+			last_work = GetCurrentTimestamp();
+			continue;
+		}
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 Max(idle_left, 1), PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+
+/* ----------------------------------------------------------------
+ * SQL-callable functions
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * SQL: biotoken.access_log_append_only() -> trigger
+ *
+ * BEFORE INSERT, UPDATE, DELETE (rows) and TRUNCATE on biotoken.access_log
+ * (enabled ALWAYS, so session_replication_role = replica does not skip
+ * it): nobody changes the log, its owner and superusers included; rows come
+ * only from bt_audit_chain_append.
+ */
+Datum
+biotoken_access_log_append_only(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "biotoken_access_log_append_only: not called as a trigger");
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) &&
+		TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) && appending)
+		return PointerGetDatum(trigdata->tg_trigtuple);
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("the access log cannot be changed"),
+			 errdetail("Rows of biotoken.access_log are written only by biotoken, and are never updated or deleted."),
+			 errhint("Auditors read the log and check it with biotoken.verify_access_log().")));
+	PG_RETURN_NULL();
+}
+
+/* the first break found: its id and why (a static string) */
+static void
+note_break(int64 *first_broken, const char **reason, int64 id, const char *why)
+{
+	if (*first_broken != 0)
+		return;
+	*first_broken = id;
+	*reason = why;
+}
+
+/*
+ * SQL: biotoken.verify_access_log(OUT valid boolean, OUT rows_checked bigint,
+ *		OUT first_broken_id bigint, OUT reason text)
+ *
+ * Recompute the chain over the whole log, in id order, as the calling
+ * statement's snapshot sees it.  A row breaks the chain if its id does not
+ * follow the previous one (rows removed before it), its prev_hash is not
+ * the previous row's row_hash, its key is not loaded, or its row_hash is
+ * not the HMAC of its content.  After the last row, the end of the chain
+ * the writer last committed (kept in shared memory since the server
+ * started) must be there: rows removed from the end are reported at the
+ * id of the first missing row.
+ */
+Datum
+biotoken_verify_access_log(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		result[4];
+	bool		rnulls[4] = {false, false, false, false};
+	Portal		portal;
+	int64		nrows = 0;
+	int64		last_id = 0;
+	uint8		last_hash[BT_HMAC_BYTES];
+	int64		first_broken = 0;
+	const char *reason = NULL;
+	BtAuditAnchor anchor;
+	TransactionId anchor_xid = InvalidTransactionId;
+	bool		anchor_seen = false;
+	Oid			relid;
+	MemoryContext rowcxt;
+	MemoryContext oldcxt;
+
+	bt_require_preloaded();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	relid = RangeVarGetRelid(makeRangeVar("biotoken", "access_log", -1),
+							 NoLock, false);
+	memset(&anchor, 0, sizeof(anchor));
+	LWLockAcquire(bt_audit_shared->lock, LW_SHARED);
+	{
+		BtAuditDatabase *d = bt_audit_database(MyDatabaseId, false);
+
+		if (d != NULL && d->anchor.valid && d->anchor.relid == relid)
+		{
+			anchor = d->anchor;
+			anchor_xid = d->anchor_xid;
+		}
+	}
+	LWLockRelease(bt_audit_shared->lock);
+
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "biotoken verify row",
+								   ALLOCSET_DEFAULT_SIZES);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* read_only: the calling statement's snapshot, the one checked below */
+	portal = SPI_cursor_open_with_args(NULL,
+									   "SELECT " ALL_COLUMNS " FROM biotoken.access_log ORDER BY id",
+									   0, NULL, NULL, NULL, true, 0);
+
+	/* an anchor committed after that snapshot was taken proves nothing */
+	if (anchor.valid &&
+		(!TransactionIdIsValid(anchor_xid) ||
+		 XidInMVCCSnapshot(anchor_xid, GetActiveSnapshot())))
+		anchor.valid = false;
+
+	for (;;)
+	{
+		uint64		i;
+
+		SPI_cursor_fetch(portal, true, 1000);
+		if (SPI_processed == 0)
+			break;
+		for (i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			Datum		values[NCOLS];
+			bool		nulls[NCOLS];
+			uint8		mac[BT_HMAC_BYTES];
+			int64		id;
+			bytea	   *h;
+			int			col;
+
+			oldcxt = MemoryContextSwitchTo(rowcxt);
+			for (col = 0; col < NCOLS; col++)
+				values[col] = SPI_getbinval(tup, desc, col + 1, &nulls[col]);
+			id = DatumGetInt64(values[COL_ID]);
+			nrows++;
+
+			if (id != last_id + 1)
+				note_break(&first_broken, &reason, id,
+						   last_id == 0 ?
+						   "the log does not start at row 1: rows before this one were removed" :
+						   "rows before this one were removed (its id does not follow the previous row's)");
+			if (last_id == 0 ? !nulls[COL_PREV_HASH] :
+				(nulls[COL_PREV_HASH] ||
+				 VARSIZE_ANY_EXHDR(DatumGetPointer(values[COL_PREV_HASH])) != BT_HMAC_BYTES ||
+				 memcmp(VARDATA_ANY(DatumGetPointer(values[COL_PREV_HASH])),
+						last_hash, BT_HMAC_BYTES) != 0))
+				note_break(&first_broken, &reason, id,
+						   "prev_hash is not the previous row's row_hash: rows were removed, inserted or reordered");
+			if (!row_mac(values, nulls, mac))
+				note_break(&first_broken, &reason, id,
+						   "the key that made this row is not loaded");
+			else if (nulls[COL_ROW_HASH] ||
+					 VARSIZE_ANY_EXHDR(DatumGetPointer(values[COL_ROW_HASH])) != BT_HMAC_BYTES ||
+					 CRYPTO_memcmp(VARDATA_ANY(DatumGetPointer(values[COL_ROW_HASH])),
+								   mac, BT_HMAC_BYTES) != 0)
+				note_break(&first_broken, &reason, id,
+						   "row_hash does not match the row: the row was changed or forged");
+
+			if (anchor.valid && id == anchor.id)
+			{
+				anchor_seen = true;
+				h = nulls[COL_ROW_HASH] ? NULL : DatumGetByteaPP(values[COL_ROW_HASH]);
+				if (h == NULL || VARSIZE_ANY_EXHDR(h) != BT_HMAC_BYTES ||
+					memcmp(VARDATA_ANY(h), anchor.hash, BT_HMAC_BYTES) != 0)
+					note_break(&first_broken, &reason, id,
+							   "this row is not the one the writer committed with this id");
+			}
+
+			last_id = id;
+			if (!nulls[COL_ROW_HASH] &&
+				VARSIZE_ANY_EXHDR(DatumGetPointer(values[COL_ROW_HASH])) == BT_HMAC_BYTES)
+				memcpy(last_hash, VARDATA_ANY(DatumGetPointer(values[COL_ROW_HASH])),
+					   BT_HMAC_BYTES);
+			else
+				memset(last_hash, 0, BT_HMAC_BYTES);
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(rowcxt);
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_cursor_close(portal);
+	SPI_finish();
+
+	if (anchor.valid && !anchor_seen && anchor.id > last_id)
+		note_break(&first_broken, &reason, last_id + 1,
+				   "rows at the end of the log were removed: the writer committed rows up to a higher id");
+
+	result[0] = BoolGetDatum(first_broken == 0);
+	result[1] = Int64GetDatum(nrows);
+	if (first_broken != 0)
+	{
+		result[2] = Int64GetDatum(first_broken);
+		result[3] = CStringGetTextDatum(reason);
+	}
+	else
+	{
+		rnulls[2] = true;
+		rnulls[3] = true;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, rnulls)));
+}
