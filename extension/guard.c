@@ -587,6 +587,35 @@ refuse(const BtGuardSet *all, bool transaction, bool ereport_on_violation)
 }
 
 /*
+ * Write a 'read' record (biotoken.log_reads) for the biometric columns of
+ * new_set that the statement has not read before; a function reading a
+ * face in a loop is logged once per statement, not once per call.
+ */
+static void
+note_new_biometric_reads(const BtGuardSet *new_set)
+{
+	List	   *columns = NIL;
+	int			i;
+	int			j;
+
+	for (i = 0; i < new_set->ncols; i++)
+	{
+		const BtGuardColumn *col = &new_set->cols[i];
+		bool		seen = false;
+
+		if (!col->read || (col->categories & BT_CAT_BIOMETRIC) == 0)
+			continue;
+		for (j = 0; j < stmt_set.ncols && !seen; j++)
+			seen = stmt_set.cols[j].relid == col->relid &&
+				stmt_set.cols[j].attnum == col->attnum && stmt_set.cols[j].read;
+		if (!seen)
+			columns = lappend(columns, column_name(col->relid, col->attnum));
+	}
+	if (columns != NIL)
+		bt_audit_note_read(columns);
+}
+
+/*
  * The slow path: the statement touches a classified relation.  Collect its
  * columns, combine them with what the statement (and, under scope =
  * transaction, the transaction) already read and wrote, and decide.
@@ -675,7 +704,14 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool seed_only)
 		}
 	}
 
-	/* The check passed: the columns now count as read and written. */
+	/*
+	 * The check passed.  With biotoken.log_reads, log the biometric columns
+	 * the statement reads for the first time, before any row is returned.
+	 */
+	if (bt_log_reads && !seed_only && (new_set.read_cats & BT_CAT_BIOMETRIC))
+		note_new_biometric_reads(&new_set);
+
+	/* The columns now count as read and written. */
 	set_merge(&stmt_set, &new_set);
 	stmt_dirty = true;
 	if (transaction && !seed_only)
@@ -1219,7 +1255,8 @@ bt_ExecutorCheckPerms(List *rangeTable, bool ereport_on_violation)
 		!prev_ExecutorCheckPerms(rangeTable, ereport_on_violation))
 		return false;
 
-	if (!bt_guard || in_guard)
+	/* the access-log writer's own statements are not judged */
+	if (!bt_guard || in_guard || bt_audit_is_writer())
 		return true;
 
 	/* the fast path: a hash probe per relation, no allocation */
@@ -1446,6 +1483,7 @@ bt_planner(Query *parse, const char *query_string, int cursorOptions,
 	Oid			target = InvalidOid;
 
 	if (!in_guard && nesting_level != explain_plan_level &&
+		!bt_audit_is_writer() &&
 		(parse->commandType == CMD_INSERT ||
 		 parse->commandType == CMD_UPDATE ||
 		 parse->commandType == CMD_MERGE))

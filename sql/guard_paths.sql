@@ -516,6 +516,21 @@ SELECT count(f.face) FROM gp_faces f JOIN gp_explained e USING (person_id)
 	WHERE e.code IS NULL;
 REFRESH MATERIALIZED VIEW gp_mv;
 
+-- biotoken.log_reads: a 'read' record per statement for each biometric
+-- column it reads, written before rows are returned; not for refusals
+SELECT coalesce(max(id), 0) AS mark FROM biotoken.access_log \gset
+SET biotoken.log_reads = on;
+SELECT count(face) FROM gp_faces;
+SELECT count(*) FROM gp_faces;
+CREATE FUNCTION gp_face_count(p int) RETURNS bigint LANGUAGE sql
+	AS 'SELECT count(face) FROM regress_guard.gp_faces WHERE person_id = p';
+SELECT sum(gp_face_count(id)) FROM gp_people;
+SELECT count(face) FROM gp_people WHERE national_id = 'A1';	-- fail
+RESET biotoken.log_reads;
+SELECT count(face) FROM gp_faces;
+SELECT event, columns FROM biotoken.access_log
+ WHERE id > :mark AND event IN ('read', 'refused') ORDER BY id;
+
 -- clean up
 DROP OWNED BY regress_biotoken_user;
 DROP ROLE regress_biotoken_user;
