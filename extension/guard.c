@@ -619,12 +619,14 @@ note_new_biometric_reads(const BtGuardSet *new_set)
  * The slow path: the statement touches a classified relation.  Collect its
  * columns, combine them with what the statement (and, under scope =
  * transaction, the transaction) already read and wrote, and decide.
- * Returns true if the statement may proceed.  seed_only notes the columns
- * without judging them (a parallel worker's own plan, judged by the
- * leader).
+ * Returns true if the statement may proceed.  Without "judge" the columns
+ * are only noted (the guard is off, or this is a parallel worker's copy of
+ * a plan the leader judged); without "own_reads" they are not logged for
+ * biotoken.log_reads either (the leader logs them).
  */
 static bool
-guard_check(List *rangeTable, bool ereport_on_violation, bool seed_only)
+guard_check(List *rangeTable, bool ereport_on_violation, bool judge,
+			bool own_reads)
 {
 	BtGuardSet	new_set;
 	BtGuardSet	all;
@@ -654,7 +656,7 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool seed_only)
 		write_cats |= xact_set->write_cats;
 	}
 
-	if (!seed_only && combines(read_cats, write_cats))
+	if (judge && combines(read_cats, write_cats))
 	{
 		/* Everything the decision is about, for the grant and the log */
 		set_init(&all, CurrentMemoryContext);
@@ -708,13 +710,13 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool seed_only)
 	 * The check passed.  With biotoken.log_reads, log the biometric columns
 	 * the statement reads for the first time, before any row is returned.
 	 */
-	if (bt_log_reads && !seed_only && (new_set.read_cats & BT_CAT_BIOMETRIC))
+	if (bt_log_reads && own_reads && (new_set.read_cats & BT_CAT_BIOMETRIC))
 		note_new_biometric_reads(&new_set);
 
 	/* The columns now count as read and written. */
 	set_merge(&stmt_set, &new_set);
 	stmt_dirty = true;
-	if (transaction && !seed_only)
+	if (transaction && judge)
 	{
 		if (xact_set == NULL)
 		{
@@ -1256,7 +1258,11 @@ bt_ExecutorCheckPerms(List *rangeTable, bool ereport_on_violation)
 		return false;
 
 	/* the access-log writer's own statements are not judged */
-	if (!bt_guard || in_guard || bt_audit_is_writer())
+	if (in_guard || bt_audit_is_writer())
+		return true;
+
+	/* with the guard off, only biotoken.log_reads still wants the columns */
+	if (!bt_guard && !bt_log_reads)
 		return true;
 
 	/* the fast path: a hash probe per relation, no allocation */
@@ -1281,9 +1287,9 @@ bt_ExecutorCheckPerms(List *rangeTable, bool ereport_on_violation)
 	 * worker are judged together with them.
 	 */
 	if (IsParallelWorker() && nesting_level <= 1)
-		return guard_check(rangeTable, ereport_on_violation, true);
+		return guard_check(rangeTable, ereport_on_violation, false, false);
 
-	return guard_check(rangeTable, ereport_on_violation, false);
+	return guard_check(rangeTable, ereport_on_violation, bt_guard, true);
 }
 
 /*

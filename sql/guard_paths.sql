@@ -493,6 +493,18 @@ SELECT count(f.face) FROM gp_faces f JOIN gp_launder4 l USING (person_id)
 CREATE TABLE gp_launder5 AS SELECT person_id, national_id AS code FROM gp_v_ids;
 SELECT count(f.face) FROM gp_faces f JOIN gp_launder5 l USING (person_id)
 	WHERE l.code = 'A1';	-- fail (through a view)
+CREATE TABLE gp_launder6 (person_id int PRIMARY KEY, code text);
+MERGE INTO gp_launder6 t USING gp_ids i ON t.person_id = i.person_id
+	WHEN NOT MATCHED THEN INSERT VALUES (i.person_id, lower(i.national_id));
+SELECT count(f.face) FROM gp_faces f JOIN gp_launder6 l USING (person_id)
+	WHERE l.code = 'a1';	-- fail (through MERGE)
+CREATE TABLE gp_launder7 (person_id int PRIMARY KEY, code text);
+INSERT INTO gp_launder7 SELECT person_id, 'x' FROM gp_ids;
+INSERT INTO gp_launder7 SELECT person_id, 'y' FROM gp_ids
+	ON CONFLICT (person_id) DO UPDATE SET code = (SELECT national_id FROM gp_ids i
+												  WHERE i.person_id = excluded.person_id);
+SELECT count(f.face) FROM gp_faces f JOIN gp_launder7 l USING (person_id)
+	WHERE l.code = 'A1';	-- fail (through ON CONFLICT DO UPDATE)
 -- only the copied column is labelled; the others stay unclassified
 SELECT count(f.face) FROM gp_faces f JOIN gp_launder l USING (person_id);
 -- a copy of faces is biometric: joining it with identity is refused
@@ -526,6 +538,10 @@ CREATE FUNCTION gp_face_count(p int) RETURNS bigint LANGUAGE sql
 	AS 'SELECT count(face) FROM regress_guard.gp_faces WHERE person_id = p';
 SELECT sum(gp_face_count(id)) FROM gp_people;
 SELECT count(face) FROM gp_people WHERE national_id = 'A1';	-- fail
+-- with the guard off, reads are still logged
+SET biotoken.guard = off;
+SELECT count(face) FROM gp_people WHERE national_id = 'A1';
+RESET biotoken.guard;
 RESET biotoken.log_reads;
 SELECT count(face) FROM gp_faces;
 SELECT event, columns FROM biotoken.access_log
