@@ -582,7 +582,9 @@ refuse(const BtGuardSet *all, bool transaction, bool ereport_on_violation)
 			 errdetail("The %s reads %s.",
 					   transaction ? "transaction" : "statement",
 					   reads.data),
-			 errhint("Ask a member of biotoken_admin for an audit grant (biotoken.grant_audit).")));
+			 errhint("Ask a member of biotoken_admin for an audit grant (biotoken.grant_audit)."),
+	/* the statement may hold the very ID numbers or embeddings refused */
+			 errhidestmt(true)));
 	return false;				/* keep the compiler quiet */
 }
 
