@@ -7,8 +7,10 @@
 --	Statements that are meant to be refused sit between
 --	`\set ON_ERROR_STOP 0` and `\set ON_ERROR_STOP 1`: the error is shown
 --	and the demo goes on.  Any other error stops the demo (and fails
---	`make demo`).  Templates carry a random salt, so the bt1 strings differ
---	from run to run; everything else is the same every time.
+--	`make demo`).  Templates carry a random salt and each throwaway server
+--	generates its own key, so the bt1 strings and the second decimal of
+--	the distances in section 4 differ from run to run; everything else
+--	(yes/no answers, refusals, grant and log ids) is the same every time.
 --
 \set ON_ERROR_STOP 1
 
