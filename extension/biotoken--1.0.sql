@@ -279,6 +279,67 @@ GRANT SELECT ON biotoken.classified_columns TO PUBLIC;
 -- Audit grants (grants.c)
 -- ====================================================================
 
+-- One row per audit grant.  Only the extension owner writes it, through
+-- the SECURITY DEFINER functions below; rows are revoked, never deleted.
+CREATE TABLE biotoken.audit_grants (
+	grant_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	grantee regrole NOT NULL,
+	grantor regrole NOT NULL,
+	purpose text NOT NULL CHECK (pg_catalog.btrim(purpose) <> ''),
+	granted_at timestamptz NOT NULL,
+	expires_at timestamptz NOT NULL,
+	relations regclass[] CHECK (pg_catalog.cardinality(relations) > 0),
+	revoked_at timestamptz,
+	revoked_by regrole,
+	CHECK (expires_at > granted_at),
+	CHECK ((revoked_at IS NULL) = (revoked_by IS NULL))
+);
+COMMENT ON TABLE biotoken.audit_grants IS
+	'audit grants: who may combine biometric with identity or financial data, why, until when, on which tables';
+REVOKE ALL ON biotoken.audit_grants FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('biotoken.audit_grants', '');
+SELECT pg_catalog.pg_extension_config_dump('biotoken.audit_grants_grant_id_seq', '');
+
+CREATE FUNCTION biotoken.grant_audit(grantee regrole, purpose text,
+	valid_for interval DEFAULT '1 hour', relations regclass[] DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'biotoken_grant_audit'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION biotoken.grant_audit(regrole, text, interval, regclass[]) IS
+	'give grantee an audit grant for purpose, valid_for long, on relations (NULL: all); returns the grant id';
+REVOKE ALL ON FUNCTION biotoken.grant_audit(regrole, text, interval, regclass[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biotoken.grant_audit(regrole, text, interval, regclass[]) TO biotoken_admin;
+
+CREATE FUNCTION biotoken.revoke_audit(grant_id bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'biotoken_revoke_audit'
+	LANGUAGE C STRICT VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION biotoken.revoke_audit(bigint) IS
+	'revoke an audit grant at once';
+REVOKE ALL ON FUNCTION biotoken.revoke_audit(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biotoken.revoke_audit(bigint) TO biotoken_admin;
+
+-- The row filter of active_grants; it reveals only the session user's own
+-- memberships.
+CREATE FUNCTION biotoken.grant_is_visible(grantee regrole, grantor regrole)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biotoken_grant_is_visible'
+	LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION biotoken.grant_is_visible(regrole, regrole) IS
+	'whether the session user may see a grant in biotoken.active_grants';
+
+CREATE VIEW biotoken.active_grants WITH (security_barrier) AS
+	SELECT grant_id, grantee, grantor, purpose, granted_at, expires_at,
+		   relations
+	  FROM biotoken.audit_grants
+	 WHERE revoked_at IS NULL
+	   AND expires_at > pg_catalog.clock_timestamp()
+	   AND biotoken.grant_is_visible(grantee, grantor);
+COMMENT ON VIEW biotoken.active_grants IS
+	'audit grants in force: all of them for biotoken_admin and biotoken_auditor, the ones covering you for everyone else';
+GRANT SELECT ON biotoken.active_grants TO PUBLIC;
+
 -- ====================================================================
 -- The guard (guard.c)
 -- ====================================================================

@@ -227,44 +227,101 @@ aesni_encrypt_block(const __m128i *rk, __m128i x)
 	return _mm_aesenclast_si128(x, rk[14]);
 }
 
+/* the counter block of (salt, ctr): salt, then ctr big-endian */
+static inline BT_AESNI_TARGET __m128i
+aesni_counter_block(const uint8 *salt, uint32 ctr)
+{
+	uint8		block[16];
+
+	memcpy(block, salt, BT_SALT_BYTES);
+	block[12] = (uint8) (ctr >> 24);
+	block[13] = (uint8) (ctr >> 16);
+	block[14] = (uint8) (ctr >> 8);
+	block[15] = (uint8) ctr;
+	return _mm_loadu_si128((const __m128i *) block);
+}
+
 /*
  * AES-256-CTR over len bytes (a multiple of 8), nonce = salt, 32-bit
  * big-endian block counter from 0: the same stream as OpenSSL's CTR mode
- * for fewer than 2^32 blocks.  Two blocks at a time, so that the AES units
- * are kept busy.
+ * for fewer than 2^32 blocks.  Four blocks are kept in flight at a time:
+ * AESENC has a latency of several cycles but a throughput of one or two
+ * per cycle, so independent blocks interleaved run nearly four times as
+ * fast as one after the other (a 1024-bit template is eight blocks).
  */
 static BT_AESNI_TARGET void
 aesni_ctr_xor(const uint8 *round_keys, const uint8 *salt,
 			  const uint8 *in, uint8 *out, size_t len)
 {
 	const __m128i *rk = (const __m128i *) round_keys;
-	uint8		block[16];
 	size_t		off = 0;
 	uint32		ctr = 0;
+	int			r;
 
-	memcpy(block, salt, BT_SALT_BYTES);
+	while (len - off >= 64)
+	{
+		__m128i		x0 = _mm_xor_si128(aesni_counter_block(salt, ctr), rk[0]);
+		__m128i		x1 = _mm_xor_si128(aesni_counter_block(salt, ctr + 1), rk[0]);
+		__m128i		x2 = _mm_xor_si128(aesni_counter_block(salt, ctr + 2), rk[0]);
+		__m128i		x3 = _mm_xor_si128(aesni_counter_block(salt, ctr + 3), rk[0]);
+
+		for (r = 1; r < 14; r++)
+		{
+			x0 = _mm_aesenc_si128(x0, rk[r]);
+			x1 = _mm_aesenc_si128(x1, rk[r]);
+			x2 = _mm_aesenc_si128(x2, rk[r]);
+			x3 = _mm_aesenc_si128(x3, rk[r]);
+		}
+		x0 = _mm_aesenclast_si128(x0, rk[14]);
+		x1 = _mm_aesenclast_si128(x1, rk[14]);
+		x2 = _mm_aesenclast_si128(x2, rk[14]);
+		x3 = _mm_aesenclast_si128(x3, rk[14]);
+		_mm_storeu_si128((__m128i *) (out + off),
+						 _mm_xor_si128(x0, _mm_loadu_si128((const __m128i *) (in + off))));
+		_mm_storeu_si128((__m128i *) (out + off + 16),
+						 _mm_xor_si128(x1, _mm_loadu_si128((const __m128i *) (in + off + 16))));
+		_mm_storeu_si128((__m128i *) (out + off + 32),
+						 _mm_xor_si128(x2, _mm_loadu_si128((const __m128i *) (in + off + 32))));
+		_mm_storeu_si128((__m128i *) (out + off + 48),
+						 _mm_xor_si128(x3, _mm_loadu_si128((const __m128i *) (in + off + 48))));
+		off += 64;
+		ctr += 4;
+	}
+	while (len - off >= 32)
+	{
+		__m128i		x0 = _mm_xor_si128(aesni_counter_block(salt, ctr), rk[0]);
+		__m128i		x1 = _mm_xor_si128(aesni_counter_block(salt, ctr + 1), rk[0]);
+
+		for (r = 1; r < 14; r++)
+		{
+			x0 = _mm_aesenc_si128(x0, rk[r]);
+			x1 = _mm_aesenc_si128(x1, rk[r]);
+		}
+		x0 = _mm_aesenclast_si128(x0, rk[14]);
+		x1 = _mm_aesenclast_si128(x1, rk[14]);
+		_mm_storeu_si128((__m128i *) (out + off),
+						 _mm_xor_si128(x0, _mm_loadu_si128((const __m128i *) (in + off))));
+		_mm_storeu_si128((__m128i *) (out + off + 16),
+						 _mm_xor_si128(x1, _mm_loadu_si128((const __m128i *) (in + off + 16))));
+		off += 32;
+		ctr += 2;
+	}
 	while (off < len)
 	{
-		__m128i		ks;
+		__m128i		ks = aesni_encrypt_block(rk, aesni_counter_block(salt, ctr++));
 		size_t		n = len - off < 16 ? len - off : 16;
 
-		block[12] = (uint8) (ctr >> 24);
-		block[13] = (uint8) (ctr >> 16);
-		block[14] = (uint8) (ctr >> 8);
-		block[15] = (uint8) ctr;
-		ctr++;
-		ks = aesni_encrypt_block(rk, _mm_loadu_si128((const __m128i *) block));
 		if (n == 16)
 			_mm_storeu_si128((__m128i *) (out + off),
 							 _mm_xor_si128(ks, _mm_loadu_si128((const __m128i *) (in + off))));
 		else
 		{
 			uint8		tmp[16];
-			size_t		i;
+			size_t		k;
 
 			_mm_storeu_si128((__m128i *) tmp, ks);
-			for (i = 0; i < n; i++)
-				out[off + i] = in[off + i] ^ tmp[i];
+			for (k = 0; k < n; k++)
+				out[off + k] = in[off + k] ^ tmp[k];
 			explicit_bzero(tmp, sizeof(tmp));
 		}
 		off += n;
@@ -322,9 +379,9 @@ mask_cipher(const BtKey *key)
 	{
 		/* use AES-NI only if it agrees with OpenSSL on a test stream */
 		static const uint8 test_salt[BT_SALT_BYTES] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-		uint8		zeros[72] = {0};
-		uint8		a[72];
-		uint8		b[72];
+		uint8		zeros[120] = {0};	/* 4-block, 2-block and tail paths */
+		uint8		a[120];
+		uint8		b[120];
 
 		aesni_key_schedule(key->mask, mc->round_keys);
 		aesni_ctr_xor(mc->round_keys, test_salt, zeros, a, sizeof(a));

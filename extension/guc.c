@@ -32,7 +32,7 @@ bool		bt_guard = true;
 int			bt_scope = BT_SCOPE_STATEMENT;
 char	   *bt_template_bits = NULL;
 char	   *bt_model = NULL;
-double		bt_match_threshold = 0.36;
+double		bt_match_threshold = 0.38;
 int			bt_max_grant_duration = 24 * 60;
 int			bt_audit_timeout = 5000;
 bool		bt_log_reads = false;
@@ -231,7 +231,7 @@ bt_guc_init(void)
 							 "Sets the largest template distance that biometric_verify accepts as a match.",
 							 NULL,
 							 &bt_match_threshold,
-							 0.36,
+							 0.38,
 							 0.0,
 							 1.0,
 							 PGC_USERSET,

@@ -76,6 +76,7 @@ typedef struct BtProbeCache
 	char	   *probe;			/* copy of the probe array, for comparison */
 	int			nslots;
 	BtProbeSlot slots[BT_PROBE_SLOTS];
+	const BtKey *mask_key;		/* mask key of the previous row */
 } BtProbeCache;
 
 /*
@@ -664,16 +665,23 @@ probe_bits(FunctionCallInfo fcinfo, Datum probe_datum, const BtTemplateView *v)
  * Allocates nothing: the unmasked bits go to a stack buffer.
  */
 static inline int
-template_probe_diff(const BtTemplateView *v, const uint64 *probe)
+template_probe_diff(BtProbeCache *cache, const BtTemplateView *v,
+					const uint64 *probe)
 {
 	uint64		buf[BT_MAX_TEMPLATE_BYTES / 8];
-	const BtKey *key = bt_keys_get(v->key_id);
+	const BtKey *key = cache->mask_key;
 	int			nwords = v->bits / 64;
 	int			i;
 	BtCryptoStatus st;
 
-	if (unlikely(key == NULL))
-		check_template_keys(v);
+	/* rows of a scan almost always share their mask key */
+	if (unlikely(key == NULL || key->key_id != v->key_id))
+	{
+		key = bt_keys_get(v->key_id);
+		if (key == NULL)
+			check_template_keys(v);
+		cache->mask_key = key;
+	}
 
 	/* (stored XOR probe) XOR mask = unmasked XOR probe */
 	memcpy(buf, v->data, v->bits / 8);
@@ -696,7 +704,7 @@ probe_distance(FunctionCallInfo fcinfo)
 
 	view_stored(t, &v);
 	pb = probe_bits(fcinfo, PG_GETARG_DATUM(1), &v);
-	diff = template_probe_diff(&v, pb);
+	diff = template_probe_diff((BtProbeCache *) fcinfo->flinfo->fn_extra, &v, pb);
 	PG_FREE_IF_COPY(t, 0);
 	return (double) diff / v.bits;
 }
