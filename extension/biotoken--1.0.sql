@@ -458,3 +458,73 @@ COMMENT ON FUNCTION biotoken.discover(int) IS
 	'suggest unclassified columns to classify, from their names and validated samples of their content (sample_rows per table; 0 = names only)';
 REVOKE ALL ON FUNCTION biotoken.discover(int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION biotoken.discover(int) TO biotoken_admin;
+
+-- Reads only the catalogs, through biotoken.classified_columns, and the
+-- grants in force in biotoken.audit_grants; no table data.
+--
+-- SECURITY DEFINER so that the grant list is complete for every caller
+-- allowed to run the report: biotoken.active_grants filters on the
+-- session user's membership, ignoring superuser status, and would show a
+-- superuser outside biotoken_admin no grants at all, understating what is
+-- exposed.  The predicate below is that of active_grants without the
+-- filter; the function returns grant ids only, and only biotoken_admin
+-- may execute it.
+CREATE FUNCTION biotoken.separation_report()
+	RETURNS TABLE(relation regclass, biometric_columns text[],
+				  other_columns text[], grant_ids bigint[])
+	LANGUAGE sql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	WITH cols AS (
+		-- partitions are reported through their parent, which covers them
+		SELECT cc.relation, cc.column_name, cc.category, a.attnum
+		  FROM biotoken.classified_columns cc
+		  JOIN pg_catalog.pg_class c ON c.oid = cc.relation
+		  JOIN pg_catalog.pg_attribute a
+			ON a.attrelid = cc.relation AND a.attname = cc.column_name
+		 WHERE NOT c.relispartition
+	), mixed AS (
+		SELECT cols.relation,
+			   pg_catalog.array_agg(cols.column_name::text ORDER BY cols.attnum)
+				   FILTER (WHERE cols.category = 'biometric') AS biometric_columns,
+			   pg_catalog.array_agg(cols.column_name::text ORDER BY cols.attnum)
+				   FILTER (WHERE cols.category IN ('identity', 'financial')) AS other_columns
+		  FROM cols
+		 GROUP BY cols.relation
+	)
+	SELECT m.relation, m.biometric_columns, m.other_columns,
+		   -- a grant covers the table when it lists no tables, or lists the
+		   -- table or an ancestor (DESIGN.md, Audit grants); one listing a
+		   -- partition or child covers that part of the table's data
+		   ARRAY(SELECT g.grant_id
+				   FROM biotoken.audit_grants g
+				  WHERE g.revoked_at IS NULL
+					AND g.expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()
+					AND (g.relations IS NULL
+					 OR g.relations::oid[] OPERATOR(pg_catalog.&&) ARRAY(
+						  WITH RECURSIVE up(relid) AS (
+							  SELECT m.relation::oid
+							  UNION
+							  SELECT i.inhparent
+								FROM pg_catalog.pg_inherits i
+								JOIN up ON i.inhrelid = up.relid),
+						  down(relid) AS (
+							  SELECT m.relation::oid
+							  UNION
+							  SELECT i.inhrelid
+								FROM pg_catalog.pg_inherits i
+								JOIN down ON i.inhparent = down.relid)
+						  SELECT up.relid FROM up
+						  UNION
+						  SELECT down.relid FROM down))
+				  ORDER BY g.grant_id)
+	  FROM mixed m
+	  JOIN pg_catalog.pg_class c ON c.oid = m.relation
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE m.biometric_columns IS NOT NULL AND m.other_columns IS NOT NULL
+	 ORDER BY n.nspname, c.relname
+	$$;
+COMMENT ON FUNCTION biotoken.separation_report() IS
+	'tables that keep biometric columns together with identity or financial columns, and the active audit grants that cover them';
+REVOKE ALL ON FUNCTION biotoken.separation_report() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biotoken.separation_report() TO biotoken_admin;

@@ -517,6 +517,65 @@ SELECT relation, column_name FROM biotoken.discover(0)
  WHERE relation IN ('regress_customers'::regclass, 'regress_parent'::regclass, 'regress_child'::regclass)
  ORDER BY relation::text COLLATE "C", column_name;
 
+-- ====================================================================
+-- separation_report()
+-- ====================================================================
+
+-- regress_customers is mixed now (labels above); a partitioned table, an
+-- inheritance parent and its child, and a biometric-only table
+CREATE TABLE regress_kyc (k int, face biometric, iban text) PARTITION BY LIST (k);
+CREATE TABLE regress_kyc_1 PARTITION OF regress_kyc FOR VALUES IN (1);
+SECURITY LABEL FOR biotoken ON COLUMN regress_kyc.iban IS 'financial';
+CREATE TABLE regress_inh_parent (ssn text, note text, face biometric);
+SECURITY LABEL FOR biotoken ON COLUMN regress_inh_parent.ssn IS 'identity';
+CREATE TABLE regress_inh_child (card text) INHERITS (regress_inh_parent);
+SECURITY LABEL FOR biotoken ON COLUMN regress_inh_child.card IS 'financial';
+
+-- audit grants, given by an admin to another role (two-person rule)
+SET SESSION AUTHORIZATION regress_biotoken_discoverer;
+SELECT biotoken.grant_audit('regress_biotoken_nobody', 'case D-1') AS g_all \gset
+SELECT biotoken.grant_audit('regress_biotoken_nobody', 'case D-2', '1 hour',
+                            ARRAY['regress_kyc']::regclass[]) AS g_kyc \gset
+SELECT biotoken.grant_audit('regress_biotoken_nobody', 'case D-3', '1 hour',
+                            ARRAY['regress_inh_parent']::regclass[]) AS g_parent \gset
+SELECT biotoken.grant_audit('regress_biotoken_nobody', 'case D-4', '1 hour',
+                            ARRAY['regress_noise']::regclass[]) AS g_other \gset
+SELECT biotoken.grant_audit('regress_biotoken_nobody', 'case D-5', '1 hour',
+                            ARRAY['regress_kyc_1']::regclass[]) AS g_partition \gset
+SELECT biotoken.grant_audit('regress_biotoken_nobody', 'case D-6', '1 hour',
+                            ARRAY['regress_customers']::regclass[]) AS g_revoked \gset
+SELECT biotoken.revoke_audit(:g_revoked);
+SELECT biotoken.grant_audit('regress_biotoken_nobody', 'case D-7', '0.2 seconds',
+                            ARRAY['regress_customers']::regclass[]) AS g_expired \gset
+SELECT pg_sleep(0.3);
+
+-- grants listing no tables cover all; a listed parent covers its children;
+-- a grant on a partition covers that part of the partitioned table; a
+-- grant on other tables, a revoked or an expired one covers nothing here
+SELECT relation, biometric_columns, other_columns,
+       CASE grant_ids
+         WHEN ARRAY[:g_all]::bigint[] THEN 'all'
+         WHEN ARRAY[:g_all, :g_kyc, :g_partition]::bigint[] THEN 'all, kyc, partition'
+         WHEN ARRAY[:g_all, :g_parent]::bigint[] THEN 'all, parent'
+         ELSE 'unexpected: ' || grant_ids::text END AS grants
+  FROM biotoken.separation_report();
+RESET SESSION AUTHORIZATION;
+
+-- a superuser outside biotoken_admin sees the same grants (it could read
+-- them anyway): the report never understates what is exposed
+SELECT relation, cardinality(grant_ids) AS grants FROM biotoken.separation_report();
+
+-- for biotoken_admin only
+SELECT has_function_privilege('public', 'biotoken.separation_report()', 'EXECUTE') AS public_may_execute,
+       has_function_privilege('biotoken_admin', 'biotoken.separation_report()', 'EXECUTE') AS admin_may_execute;
+SET ROLE regress_biotoken_nobody;
+SELECT * FROM biotoken.separation_report();  -- fail (not biotoken_admin)
+RESET ROLE;
+
+-- splitting the table ends the report's entry
+ALTER TABLE regress_kyc DROP COLUMN face;
+SELECT relation FROM biotoken.separation_report();
+
 \c contrib_regression
 DROP DATABASE regress_biotoken_discover;
 DROP ROLE regress_biotoken_discoverer;

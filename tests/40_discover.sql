@@ -4,7 +4,7 @@
 -- on random data, name matching, content evidence, what is never
 -- suggested, and that discover(0) reads no table data.
 BEGIN;
-SELECT plan(49);
+SELECT plan(53);
 
 -- ---------------------------------------------------------------- helpers
 
@@ -287,6 +287,32 @@ SELECT is((SELECT reason FROM public.t40_discover_as_admin() WHERE column_name =
           'name matches "iban" (content not sampled: no SELECT privilege)',
           'the reason says why content was not sampled');
 RESET client_min_messages;
+
+-- ------------------------------------------------ separation_report (4)
+
+SELECT has_function('biotoken', 'separation_report', ARRAY[]::text[], 'separation_report() exists');
+SELECT ok(NOT has_function_privilege('public', 'biotoken.separation_report()', 'EXECUTE')
+          AND has_function_privilege('biotoken_admin', 'biotoken.separation_report()', 'EXECUTE'),
+          'separation_report is for biotoken_admin, not PUBLIC');
+
+CREATE TABLE t_bundle (person_id int, face biometric, passport text, account text, note text);
+SECURITY LABEL FOR biotoken ON COLUMN t_bundle.passport IS 'identity';
+SECURITY LABEL FOR biotoken ON COLUMN t_bundle.account IS 'financial';
+CREATE TABLE t_faces (person_id int, face biometric);
+SET SESSION AUTHORIZATION regress_biotoken_t40_admin;
+SELECT biotoken.grant_audit('regress_biotoken_t40_plain', 'ticket T40', '10 minutes',
+                            ARRAY['t_bundle']::regclass[]) AS t40_grant \gset
+RESET SESSION AUTHORIZATION;
+
+SELECT results_eq(
+  $$SELECT relation, biometric_columns, other_columns FROM biotoken.separation_report()
+     WHERE relation IN ('t_bundle'::regclass, 't_faces'::regclass)$$,
+  $$VALUES ('t_bundle'::regclass, ARRAY['face'], ARRAY['passport', 'account'])$$,
+  'a table holding biometric with identity and financial columns is reported; biometric alone is not');
+-- run by a superuser that is not a member of biotoken_admin, to whom
+-- biotoken.active_grants shows nothing: the report must still list it
+SELECT is((SELECT grant_ids FROM biotoken.separation_report() WHERE relation = 't_bundle'::regclass),
+          ARRAY[:t40_grant]::bigint[], 'with the audit grant that covers it, whoever runs the report');
 
 -- ---------------------------------------------------------- done
 
