@@ -16,7 +16,9 @@ SHLIB_LINK = -lcrypto
 REGRESS = setup gucs template_io template_match
 # (other modules append their tests here)
 REGRESS += labels
+REGRESS += guard_paths grants
 REGRESS += audit_log
+REGRESS += discover
 REGRESS += template_index
 REGRESS_OPTS = --inputdir=.
 

@@ -309,6 +309,67 @@ GRANT SELECT ON biotoken.classified_columns TO PUBLIC;
 -- Audit grants (grants.c)
 -- ====================================================================
 
+-- One row per audit grant.  Only the extension owner writes it, through
+-- the SECURITY DEFINER functions below; rows are revoked, never deleted.
+CREATE TABLE biotoken.audit_grants (
+	grant_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	grantee regrole NOT NULL,
+	grantor regrole NOT NULL,
+	purpose text NOT NULL CHECK (pg_catalog.btrim(purpose) <> ''),
+	granted_at timestamptz NOT NULL,
+	expires_at timestamptz NOT NULL,
+	relations regclass[] CHECK (pg_catalog.cardinality(relations) > 0),
+	revoked_at timestamptz,
+	revoked_by regrole,
+	CHECK (expires_at > granted_at),
+	CHECK ((revoked_at IS NULL) = (revoked_by IS NULL))
+);
+COMMENT ON TABLE biotoken.audit_grants IS
+	'audit grants: who may combine biometric with identity or financial data, why, until when, on which tables';
+REVOKE ALL ON biotoken.audit_grants FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('biotoken.audit_grants', '');
+SELECT pg_catalog.pg_extension_config_dump('biotoken.audit_grants_grant_id_seq', '');
+
+CREATE FUNCTION biotoken.grant_audit(grantee regrole, purpose text,
+	valid_for interval DEFAULT '1 hour', relations regclass[] DEFAULT NULL)
+	RETURNS bigint
+	AS 'MODULE_PATHNAME', 'biotoken_grant_audit'
+	LANGUAGE C VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION biotoken.grant_audit(regrole, text, interval, regclass[]) IS
+	'give grantee an audit grant for purpose, valid_for long, on relations (NULL: all); returns the grant id';
+REVOKE ALL ON FUNCTION biotoken.grant_audit(regrole, text, interval, regclass[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biotoken.grant_audit(regrole, text, interval, regclass[]) TO biotoken_admin;
+
+CREATE FUNCTION biotoken.revoke_audit(grant_id bigint) RETURNS void
+	AS 'MODULE_PATHNAME', 'biotoken_revoke_audit'
+	LANGUAGE C STRICT VOLATILE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION biotoken.revoke_audit(bigint) IS
+	'revoke an audit grant at once';
+REVOKE ALL ON FUNCTION biotoken.revoke_audit(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biotoken.revoke_audit(bigint) TO biotoken_admin;
+
+-- The row filter of active_grants; it reveals only the session user's own
+-- memberships.
+CREATE FUNCTION biotoken.grant_is_visible(grantee regrole, grantor regrole)
+	RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biotoken_grant_is_visible'
+	LANGUAGE C STRICT STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION biotoken.grant_is_visible(regrole, regrole) IS
+	'whether the session user may see a grant in biotoken.active_grants';
+
+CREATE VIEW biotoken.active_grants WITH (security_barrier) AS
+	SELECT grant_id, grantee, grantor, purpose, granted_at, expires_at,
+		   relations
+	  FROM biotoken.audit_grants
+	 WHERE revoked_at IS NULL
+	   AND expires_at > pg_catalog.clock_timestamp()
+	   AND biotoken.grant_is_visible(grantee, grantor);
+COMMENT ON VIEW biotoken.active_grants IS
+	'audit grants in force: all of them for biotoken_admin and biotoken_auditor, the ones covering you for everyone else';
+GRANT SELECT ON biotoken.active_grants TO PUBLIC;
+
 -- ====================================================================
 -- The guard (guard.c)
 -- ====================================================================
@@ -390,3 +451,110 @@ GRANT EXECUTE ON FUNCTION biotoken.verify_access_log() TO biotoken_auditor;
 -- ====================================================================
 -- Discovery (discover.c)
 -- ====================================================================
+
+CREATE FUNCTION biotoken.valid_cn_resident_id(value text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biotoken_valid_cn_resident_id'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION biotoken.valid_cn_resident_id(text) IS
+	'whether the text is a Chinese resident identity number: 18 characters, ISO 7064 MOD 11-2 check character, province code, real birth date (1900-2099)';
+
+CREATE FUNCTION biotoken.valid_iban(value text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biotoken_valid_iban'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION biotoken.valid_iban(text) IS
+	'whether the text is an IBAN: registered country and its length, check digits, mod 97 = 1; spaces between groups and lower case allowed';
+
+CREATE FUNCTION biotoken.valid_payment_card(value text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biotoken_valid_payment_card'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION biotoken.valid_payment_card(text) IS
+	'whether the text is a payment card number: 13-19 digits (single spaces or dashes between), Luhn, a known scheme''s prefix and length';
+
+CREATE FUNCTION biotoken.valid_us_ssn(value text) RETURNS boolean
+	AS 'MODULE_PATHNAME', 'biotoken_valid_us_ssn'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION biotoken.valid_us_ssn(text) IS
+	'whether the text is a US social security number (AAA-GG-SSSS or 9 digits): area not 000, 666 or 900-999, group not 00, serial not 0000';
+
+-- Reads the catalogs and, as the calling user, a bounded sample of the
+-- unclassified text and integer columns of every table it may SELECT;
+-- returns counts, never values.
+CREATE FUNCTION biotoken.discover(sample_rows int DEFAULT 1000)
+	RETURNS TABLE(relation regclass, column_name name,
+				  suggested_category text, reason text, confidence real)
+	AS 'MODULE_PATHNAME', 'biotoken_discover'
+	LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE ROWS 20;
+COMMENT ON FUNCTION biotoken.discover(int) IS
+	'suggest unclassified columns to classify, from their names and validated samples of their content (sample_rows per table; 0 = names only)';
+REVOKE ALL ON FUNCTION biotoken.discover(int) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biotoken.discover(int) TO biotoken_admin;
+
+-- Reads only the catalogs, through biotoken.classified_columns, and the
+-- grants in force in biotoken.audit_grants; no table data.
+--
+-- SECURITY DEFINER so that the grant list is complete for every caller
+-- allowed to run the report: biotoken.active_grants filters on the
+-- session user's membership, ignoring superuser status, and would show a
+-- superuser outside biotoken_admin no grants at all, understating what is
+-- exposed.  The predicate below is that of active_grants without the
+-- filter; the function returns grant ids only, and only biotoken_admin
+-- may execute it.
+CREATE FUNCTION biotoken.separation_report()
+	RETURNS TABLE(relation regclass, biometric_columns text[],
+				  other_columns text[], grant_ids bigint[])
+	LANGUAGE sql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	WITH cols AS (
+		-- partitions are reported through their parent, which covers them
+		SELECT cc.relation, cc.column_name, cc.category, a.attnum
+		  FROM biotoken.classified_columns cc
+		  JOIN pg_catalog.pg_class c ON c.oid = cc.relation
+		  JOIN pg_catalog.pg_attribute a
+			ON a.attrelid = cc.relation AND a.attname = cc.column_name
+		 WHERE NOT c.relispartition
+	), mixed AS (
+		SELECT cols.relation,
+			   pg_catalog.array_agg(cols.column_name::text ORDER BY cols.attnum)
+				   FILTER (WHERE cols.category = 'biometric') AS biometric_columns,
+			   pg_catalog.array_agg(cols.column_name::text ORDER BY cols.attnum)
+				   FILTER (WHERE cols.category IN ('identity', 'financial')) AS other_columns
+		  FROM cols
+		 GROUP BY cols.relation
+	)
+	SELECT m.relation, m.biometric_columns, m.other_columns,
+		   -- a grant covers the table when it lists no tables, or lists the
+		   -- table or an ancestor (DESIGN.md, Audit grants); one listing a
+		   -- partition or child covers that part of the table's data
+		   ARRAY(SELECT g.grant_id
+				   FROM biotoken.audit_grants g
+				  WHERE g.revoked_at IS NULL
+					AND g.expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()
+					AND (g.relations IS NULL
+					 OR g.relations::oid[] OPERATOR(pg_catalog.&&) ARRAY(
+						  WITH RECURSIVE up(relid) AS (
+							  SELECT m.relation::oid
+							  UNION
+							  SELECT i.inhparent
+								FROM pg_catalog.pg_inherits i
+								JOIN up ON i.inhrelid = up.relid),
+						  down(relid) AS (
+							  SELECT m.relation::oid
+							  UNION
+							  SELECT i.inhrelid
+								FROM pg_catalog.pg_inherits i
+								JOIN down ON i.inhparent = down.relid)
+						  SELECT up.relid FROM up
+						  UNION
+						  SELECT down.relid FROM down))
+				  ORDER BY g.grant_id)
+	  FROM mixed m
+	  JOIN pg_catalog.pg_class c ON c.oid = m.relation
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE m.biometric_columns IS NOT NULL AND m.other_columns IS NOT NULL
+	 ORDER BY n.nspname, c.relname
+	$$;
+COMMENT ON FUNCTION biotoken.separation_report() IS
+	'tables that keep biometric columns together with identity or financial columns, and the active audit grants that cover them';
+REVOKE ALL ON FUNCTION biotoken.separation_report() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biotoken.separation_report() TO biotoken_admin;

@@ -23,6 +23,7 @@
 
 #include "audit.h"
 #include "biotoken.h"
+#include "guard.h"
 #include "guc.h"
 #include "keys.h"
 #include "labels.h"
@@ -67,10 +68,16 @@ _PG_init(void)
 	bt_labels_init();
 
 	/*
-	 * Last: the access log.  Its hooks must be the outermost ones (installed
-	 * after every other module's), so that they note the statement and log
-	 * a changed biotoken.guard before any other hook can act or write a
-	 * record.
+	 * 4. the guard: its executor, planner and utility hooks and transaction
+	 * callbacks; audit grants need no initialisation of their own.
+	 */
+	bt_guard_init();
+
+	/*
+	 * 5. last: the access log.  Its hooks must be the outermost ones
+	 * (installed after every other module's), so that they note the
+	 * statement and log a changed biotoken.guard before any other hook can
+	 * act or write a record.
 	 */
 	bt_audit_init();
 

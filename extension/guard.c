@@ -1,0 +1,1608 @@
+/*-------------------------------------------------------------------------
+ *
+ * guard.c
+ *	  The separation guard: executor, planner and utility hooks that
+ *	  collect the classified columns each statement reads and writes, and
+ *	  refuse a statement that reads biometric data together with identity
+ *	  or financial data unless an audit grant covers the session.
+ *
+ * What a statement reads and writes comes from the permission information
+ * PostgreSQL already computes after rewriting: ExecutorCheckPerms_hook sees
+ * selectedCols, insertedCols and updatedCols of every range-table entry
+ * (views are expanded to the tables under them, inheritance children carry
+ * translated column sets), and it is called by ExecutorStart, by COPY
+ * table TO/FROM and by the RI checks.  Rule actions are separate queries
+ * with their own range tables, in which the rewriter has marked the OLD
+ * and NEW columns they use.  A view counts as reading every column its
+ * definition references, whichever of its columns the outer query uses:
+ * the permission information does not say more, and the view's own WHERE
+ * and joins read those columns for every row anyway.
+ *
+ * The statement boundary.  Reads made by nested executions (functions,
+ * procedures, triggers, DO blocks) count toward the top-level statement
+ * that caused them, and so do reads made while the statement is planned
+ * (constant folding runs functions before the outer ExecutorStart).  The
+ * guard therefore attributes every check between the end of one top-level
+ * statement and the end of the next to the latter: the statement set is
+ * reset when a top-level ExecutorEnd or ProcessUtility returns, and when a
+ * transaction or subtransaction aborts at top level (a failed statement).
+ * "Top level" is tracked with a nesting counter raised around the planner,
+ * ExecutorStart/Run/Finish and ProcessUtility and restored in PG_FINALLY,
+ * as pg_stat_statements does.  The statement set deliberately survives the
+ * COMMIT and ROLLBACK a procedure runs: the procedure is still one
+ * statement, and the values it read are still in its variables.
+ *
+ * Some user code runs at nesting level 0 outside any statement: deferred
+ * constraint triggers fired by COMMIT, functions called through the
+ * fast-path protocol.  No portal is active then, unlike for a statement
+ * sent by the client (PortalStart and PortalRun set ActivePortal), so an
+ * executor or utility start at level 0 without one puts the guard in
+ * "orphan" mode: everything up to the end of the transaction counts as one
+ * statement.  Otherwise each statement such code runs would end at level
+ * 0 and reset the set, and a trigger could read a face and then an ID
+ * number and hand both to the client in one notice.  A named portal left
+ * open by the extended protocol keeps its columns counted until it is
+ * closed, so a statement run meanwhile is judged together with it
+ * (stricter, never looser).
+ *
+ * With biotoken.scope = transaction a second set accumulates over the
+ * transaction in TopTransactionContext; it is dropped at commit and abort
+ * (a procedure's COMMIT starts a new one) and not at subtransaction abort,
+ * since rows a rolled-back savepoint returned were seen all the same.
+ * Columns enter the sets only once the check that saw them has passed: a
+ * refused statement read nothing.
+ *
+ * Parallel workers: the leader judges the whole plan, so a worker only
+ * notes the columns of its own copy of the plan; statements that functions
+ * run inside the worker are then judged with them, since the leader never
+ * sees those.
+ *
+ * Lineage.  INSERT, UPDATE and MERGE are analysed in the planner hook
+ * (after rewriting, before planning changes the tree), CREATE TABLE AS,
+ * SELECT INTO and materialized views in the utility hook once the target
+ * exists: every target column whose value expression references a
+ * classified column is labelled with that column's categories through
+ * bt_labels_set_lineage().  This runs whether or not a grant covers the
+ * statement, and whether or not the guard is on.  A copy that would put
+ * biometric and identity or financial data into one column is refused: a
+ * column carries one label.  Values that pass through variables (a
+ * client's, or PL/pgSQL's) are not traced.
+ *
+ * Memory: the fast path (no classified relation in the range table)
+ * allocates nothing, and neither does a typical classified statement: sets
+ * keep a few columns inline.  What spills from the statement set goes to
+ * its own small context, reset at the statement's end: a child of
+ * TopMemoryContext rather than of an es_query_cxt, because a statement's
+ * reads begin before its executor exists (planning) and outlive the
+ * transactions a procedure commits.  The transaction set lives in
+ * TopTransactionContext.
+ *
+ * IDENTIFICATION
+ *	  extension/guard.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/relation.h"
+#include "access/sysattr.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "commands/prepare.h"
+#include "executor/executor.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/plannodes.h"
+#include "optimizer/planner.h"
+#include "parser/parsetree.h"
+#include "rewrite/prs2lock.h"
+#include "tcop/pquery.h"
+#include "tcop/utility.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "audit.h"
+#include "compat.h"
+#include "grants.h"
+#include "guard.h"
+#include "guc.h"
+#include "labels.h"
+
+/*
+ * PostgreSQL 16 moved the column sets into RTEPermissionInfo and gave
+ * ExecutorCheckPerms_hook a third argument; collect_rtable and the hook
+ * must be ported (children get no RTEPermissionInfo of their own there).
+ */
+#ifdef BT_HAVE_PERMINFO
+#error "guard.c reads column sets from RangeTblEntry: port it to RTEPermissionInfo"
+#endif
+
+#define BT_CAT_OTHER	(BT_CAT_IDENTITY | BT_CAT_FINANCIAL)
+
+/* One classified column a statement reads or writes. */
+typedef struct BtGuardColumn
+{
+	Oid			relid;
+	AttrNumber	attnum;
+	int			categories;		/* BtCategory bits of the column */
+	bool		read;
+	bool		written;
+} BtGuardColumn;
+
+/* Columns and relations a set holds without allocating. */
+#define BT_INLINE_COLS	8
+#define BT_INLINE_RELS	4
+
+/*
+ * The classified columns and relations of a statement or a transaction.
+ * Small sets live in the inline arrays, so that the common classified
+ * statement allocates nothing; larger ones spill into "cxt".  Initialise
+ * with set_init; a set must not be copied by value.
+ */
+typedef struct BtGuardSet
+{
+	int			read_cats;		/* union of categories read */
+	int			write_cats;		/* union of categories written */
+	int			ncols;
+	int			maxcols;
+	BtGuardColumn *cols;
+	int			nrels;
+	int			maxrels;
+	Oid		   *rels;			/* classified base tables touched */
+	MemoryContext cxt;
+	bool		spilled;		/* something was allocated in cxt */
+	BtGuardColumn inline_cols[BT_INLINE_COLS];
+	Oid			inline_rels[BT_INLINE_RELS];
+} BtGuardSet;
+
+/* One target column to be labelled by lineage. */
+typedef struct BtLineageTarget
+{
+	AttrNumber	attnum;
+	int			categories;
+	List	   *sources;		/* of char *, "schema.table.column" */
+} BtLineageTarget;
+
+/* Where the lineage resolver is: the query levels, innermost first. */
+typedef struct BtLineageWalk
+{
+	List	   *levels;			/* of Query *, innermost first */
+	List	   *active_ctes;	/* CTEs being resolved (recursive CTEs) */
+	Query	   *top;			/* the query whose targets are labelled */
+	int			categories;
+	List	   *sources;
+} BtLineageWalk;
+
+/* Saved hook values */
+static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms = NULL;
+static ExecutorStart_hook_type prev_ExecutorStart = NULL;
+static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static planner_hook_type prev_planner = NULL;
+
+/* Nesting of planner, executor and utility calls; 0 between statements. */
+static int	nesting_level = 0;
+
+/* The plan and EXPLAIN flag of the innermost ExecutorStart in progress. */
+static PlannedStmt *starting_pstmt = NULL;
+static bool starting_explain_only = false;
+
+/* Nesting level at which EXPLAIN without ANALYZE plans its statement. */
+static int	explain_plan_level = -1;
+
+/* User code runs at level 0 outside a statement: count to the xact end. */
+static bool orphan_mode = false;
+
+/* Set while the guard itself calls out (lineage labels); skip the hooks. */
+static bool in_guard = false;
+
+/* The current top-level statement */
+static MemoryContext stmt_cxt = NULL;
+static BtGuardSet stmt_set;
+static bool stmt_dirty = false;
+static int64 stmt_grant_id = 0; /* grant that let it through, logged */
+static TimestampTz stmt_grant_checked_at = 0;	/* when it was last read */
+
+/*
+ * How long a grant found for a statement is trusted before it is read
+ * again: long-running statements (a procedure's loop) see a revocation or
+ * an expiry within this time, without a table scan per nested statement.
+ */
+#define BT_GRANT_RECHECK_USECS	(1 * USECS_PER_SEC)
+
+/* scope = transaction: in TopTransactionContext, NULL when empty */
+static BtGuardSet *xact_set = NULL;
+
+static void bt_guard_reset_statement(void);
+
+
+/* ----------------------------------------------------------------
+ *		Column sets
+ * ----------------------------------------------------------------
+ */
+
+/* Make *set empty; spilled arrays will be allocated in cxt. */
+static void
+set_init(BtGuardSet *set, MemoryContext cxt)
+{
+	set->read_cats = 0;
+	set->write_cats = 0;
+	set->ncols = 0;
+	set->maxcols = BT_INLINE_COLS;
+	set->cols = set->inline_cols;
+	set->nrels = 0;
+	set->maxrels = BT_INLINE_RELS;
+	set->rels = set->inline_rels;
+	set->cxt = cxt;
+	set->spilled = false;
+}
+
+/*
+ * Grow an array of a set to twice its size in set->cxt, moving it out of
+ * the inline storage the first time.
+ */
+static void *
+set_grow(BtGuardSet *set, void *array, void *inline_array, int *max,
+		 Size elemsize)
+{
+	void	   *grown;
+
+	grown = MemoryContextAlloc(set->cxt, *max * 2 * elemsize);
+	memcpy(grown, array, *max * elemsize);
+	if (array != inline_array)
+		pfree(array);
+	*max *= 2;
+	set->spilled = true;
+	return grown;
+}
+
+/*
+ * Note that a set touches a classified relation.
+ */
+static void
+set_add_relation(BtGuardSet *set, Oid relid)
+{
+	int			i;
+
+	for (i = 0; i < set->nrels; i++)
+		if (set->rels[i] == relid)
+			return;
+	if (set->nrels == set->maxrels)
+		set->rels = set_grow(set, set->rels, set->inline_rels, &set->maxrels,
+							 sizeof(Oid));
+	set->rels[set->nrels++] = relid;
+}
+
+/*
+ * Add one column with known categories (non-zero) to a set.
+ */
+static void
+set_add_entry(BtGuardSet *set, Oid relid, AttrNumber attnum, int cats,
+			  bool read, bool written)
+{
+	int			i;
+	BtGuardColumn *col;
+
+	if (read)
+		set->read_cats |= cats;
+	if (written)
+		set->write_cats |= cats;
+
+	for (i = 0; i < set->ncols; i++)
+	{
+		col = &set->cols[i];
+		if (col->relid == relid && col->attnum == attnum)
+		{
+			col->read |= read;
+			col->written |= written;
+			return;
+		}
+	}
+	if (set->ncols == set->maxcols)
+		set->cols = set_grow(set, set->cols, set->inline_cols, &set->maxcols,
+							 sizeof(BtGuardColumn));
+	col = &set->cols[set->ncols++];
+	col->relid = relid;
+	col->attnum = attnum;
+	col->categories = cats;
+	col->read = read;
+	col->written = written;
+}
+
+/* the number of attributes of a relation (dropped ones included), or 0 */
+static AttrNumber
+relation_natts(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	AttrNumber	natts = 0;
+
+	if (HeapTupleIsValid(tuple))
+	{
+		natts = ((Form_pg_class) GETSTRUCT(tuple))->relnatts;
+		ReleaseSysCache(tuple);
+	}
+	return natts;
+}
+
+/*
+ * Add a column of a relation if it is classified; attnum 0 is the whole
+ * row (SELECT t, row_to_json(t), t::text), that is every column.  System
+ * columns carry no classified data.
+ */
+static void
+set_add_column(BtGuardSet *set, Oid relid, AttrNumber attnum, bool read,
+			   bool written)
+{
+	int			cats;
+
+	if (attnum == InvalidAttrNumber)
+	{
+		AttrNumber	natts = relation_natts(relid);
+		AttrNumber	a;
+
+		for (a = 1; a <= natts; a++)
+			set_add_column(set, relid, a, read, written);
+		return;
+	}
+	if (attnum < 0)
+		return;
+
+	cats = bt_labels_column_category(relid, attnum);
+	if (cats != 0)
+		set_add_entry(set, relid, attnum, cats, read, written);
+}
+
+/*
+ * Add the members of a column bitmapset (offset by
+ * FirstLowInvalidHeapAttributeNumber) to a set.  bms_next_member leaves the
+ * bitmapset intact.
+ */
+static void
+set_add_bitmapset(BtGuardSet *set, Oid relid, const Bitmapset *cols,
+				  bool read, bool written)
+{
+	int			i = -1;
+
+	while ((i = bms_next_member(cols, i)) >= 0)
+		set_add_column(set, relid, i + FirstLowInvalidHeapAttributeNumber,
+					   read, written);
+}
+
+/*
+ * Merge src into dst; dst's arrays grow in dst->cxt.
+ */
+static void
+set_merge(BtGuardSet *dst, const BtGuardSet *src)
+{
+	int			i;
+
+	for (i = 0; i < src->nrels; i++)
+		set_add_relation(dst, src->rels[i]);
+	for (i = 0; i < src->ncols; i++)
+	{
+		const BtGuardColumn *col = &src->cols[i];
+
+		set_add_entry(dst, col->relid, col->attnum, col->categories,
+					  col->read, col->written);
+	}
+}
+
+/* Whether reads and writes combine biometric with identity or financial. */
+static inline bool
+combines(int read_cats, int write_cats)
+{
+	return (read_cats & BT_CAT_BIOMETRIC) != 0 &&
+		((read_cats | write_cats) & BT_CAT_OTHER) != 0;
+}
+
+
+/* ----------------------------------------------------------------
+ *		Collecting a statement's columns
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Whether a range-table entry is a relation whose data the guard judges.
+ * Views are judged through the tables under them, which the rewriter has
+ * put into the same range table.
+ */
+static inline bool
+rte_is_judged(const RangeTblEntry *rte)
+{
+	return rte->rtekind == RTE_RELATION && rte->relkind != RELKIND_VIEW;
+}
+
+/*
+ * Add the classified columns of a range table's permission information:
+ * selectedCols are read, insertedCols and updatedCols written.
+ */
+static void
+collect_rtable(BtGuardSet *set, List *rangeTable)
+{
+	ListCell   *lc;
+
+	foreach(lc, rangeTable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (!rte_is_judged(rte) || bt_labels_relation_categories(rte->relid) == 0)
+			continue;
+
+		set_add_relation(set, rte->relid);
+		set_add_bitmapset(set, rte->relid, rte->selectedCols, true, false);
+		set_add_bitmapset(set, rte->relid, rte->insertedCols, false, true);
+		set_add_bitmapset(set, rte->relid, rte->updatedCols, false, true);
+		set_add_bitmapset(set, rte->relid, rte->extraUpdatedCols, false, true);
+	}
+}
+
+/* ----------------------------------------------------------------
+ *		The decision
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * "schema.table.column", quoted where needed; palloc'd in the current
+ * context.  A column of a relation dropped meanwhile is named by number.
+ */
+static char *
+column_name(Oid relid, AttrNumber attnum)
+{
+	char	   *relname = get_rel_name(relid);
+	char	   *nspname = relname ? get_namespace_name(get_rel_namespace(relid)) : NULL;
+	char	   *attname = get_attname(relid, attnum, true);
+
+	if (relname == NULL || nspname == NULL || attname == NULL)
+		return psprintf("relation %u column %d", relid, attnum);
+	return psprintf("%s.%s.%s", quote_identifier(nspname),
+					quote_identifier(relname), quote_identifier(attname));
+}
+
+/* the SQL names of the categories in cats, joined with "sep" and "last" */
+static void
+append_category_names(StringInfo buf, int cats, const char *sep,
+					  const char *last)
+{
+	int			bit;
+	int			n = 0;
+	int			total = 0;
+
+	for (bit = BT_CAT_BIOMETRIC; bit <= BT_CAT_FINANCIAL; bit <<= 1)
+		if (cats & bit)
+			total++;
+	for (bit = BT_CAT_BIOMETRIC; bit <= BT_CAT_FINANCIAL; bit <<= 1)
+	{
+		if ((cats & bit) == 0)
+			continue;
+		if (n > 0)
+			appendStringInfoString(buf, n == total - 1 ? last : sep);
+		appendStringInfoString(buf, bt_labels_category_name(bit));
+		n++;
+	}
+}
+
+/* append "schema.table.column (category)" for each selected column */
+static void
+append_column_list(StringInfo buf, const BtGuardSet *set, bool want_read,
+				   int want_cats)
+{
+	int			i;
+	bool		first = true;
+
+	for (i = 0; i < set->ncols; i++)
+	{
+		const BtGuardColumn *col = &set->cols[i];
+
+		if ((want_read ? !col->read : !col->written) ||
+			(col->categories & want_cats) == 0)
+			continue;
+		if (!first)
+			appendStringInfoString(buf, ", ");
+		appendStringInfo(buf, "%s (", column_name(col->relid, col->attnum));
+		append_category_names(buf, col->categories, ", ", ", ");
+		appendStringInfoChar(buf, ')');
+		first = false;
+	}
+}
+
+/*
+ * Build the access-log record of a combining statement: the categories
+ * involved and every classified column it reads, and every identity or
+ * financial column it writes.  Allocated in the current context.
+ */
+static void
+fill_record(BtAuditRecord *rec, BtAuditEvent event, int64 grant_id,
+			const BtGuardSet *all)
+{
+	int			i;
+
+	rec->event = event;
+	rec->grant_id = grant_id;
+	rec->categories = all->read_cats | (all->write_cats & BT_CAT_OTHER);
+	rec->columns = NIL;
+	rec->detail = NULL;
+	for (i = 0; i < all->ncols; i++)
+	{
+		const BtGuardColumn *col = &all->cols[i];
+
+		if (col->read || (col->categories & BT_CAT_OTHER))
+			rec->columns = lappend(rec->columns,
+								   column_name(col->relid, col->attnum));
+	}
+}
+
+/*
+ * Log and throw (or, for callers that asked not to throw, return false)
+ * the refusal of a statement whose columns, together with those already
+ * accumulated, are "all".
+ */
+static bool
+refuse(const BtGuardSet *all, bool transaction, bool ereport_on_violation)
+{
+	BtAuditRecord rec;
+	StringInfoData others;
+	StringInfoData reads;
+	StringInfoData writes;
+	int			written_other = all->write_cats & BT_CAT_OTHER;
+
+	/* the record is written first: it must outlive the rollback */
+	fill_record(&rec, BT_EVENT_REFUSED, 0, all);
+	bt_audit_write(&rec);
+
+	if (!ereport_on_violation)
+		return false;
+
+	initStringInfo(&others);
+	append_category_names(&others, (all->read_cats | all->write_cats) & BT_CAT_OTHER,
+						  ", ", " and ");
+	initStringInfo(&reads);
+	append_column_list(&reads, all, true, BT_CAT_ALL);
+	initStringInfo(&writes);
+	if (written_other)
+		append_column_list(&writes, all, false, BT_CAT_OTHER);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot combine biometric data with %s data", others.data),
+			 writes.len > 0 ?
+			 errdetail("The %s reads %s and writes %s.",
+					   transaction ? "transaction" : "statement",
+					   reads.data, writes.data) :
+			 errdetail("The %s reads %s.",
+					   transaction ? "transaction" : "statement",
+					   reads.data),
+			 errhint("Ask a member of biotoken_admin for an audit grant (biotoken.grant_audit)."),
+	/* the statement may hold the very ID numbers or embeddings refused */
+			 errhidestmt(true)));
+	return false;				/* keep the compiler quiet */
+}
+
+/*
+ * Write a 'read' record (biotoken.log_reads) for the biometric columns of
+ * new_set that the statement has not read before; a function reading a
+ * face in a loop is logged once per statement, not once per call.
+ */
+static void
+note_new_biometric_reads(const BtGuardSet *new_set)
+{
+	List	   *columns = NIL;
+	int			i;
+	int			j;
+
+	for (i = 0; i < new_set->ncols; i++)
+	{
+		const BtGuardColumn *col = &new_set->cols[i];
+		bool		seen = false;
+
+		if (!col->read || (col->categories & BT_CAT_BIOMETRIC) == 0)
+			continue;
+		for (j = 0; j < stmt_set.ncols && !seen; j++)
+			seen = stmt_set.cols[j].relid == col->relid &&
+				stmt_set.cols[j].attnum == col->attnum && stmt_set.cols[j].read;
+		if (!seen)
+			columns = lappend(columns, column_name(col->relid, col->attnum));
+	}
+	if (columns != NIL)
+		bt_audit_note_read(columns);
+}
+
+/*
+ * The slow path: the statement touches a classified relation.  Collect its
+ * columns, combine them with what the statement (and, under scope =
+ * transaction, the transaction) already read and wrote, and decide.
+ * Returns true if the statement may proceed.  Without "judge" the columns
+ * are only noted (the guard is off, or this is a parallel worker's copy of
+ * a plan the leader judged); without "own_reads" they are not logged for
+ * biotoken.log_reads either (the leader logs them).
+ */
+static bool
+guard_check(List *rangeTable, bool ereport_on_violation, bool judge,
+			bool own_reads)
+{
+	BtGuardSet	new_set;
+	BtGuardSet	all;
+	bool		transaction = (bt_scope == BT_SCOPE_TRANSACTION);
+	int			read_cats;
+	int			write_cats;
+	bool		new_relation = false;
+	int			i;
+	int64		grant_id;
+	TimestampTz now;
+
+	set_init(&new_set, CurrentMemoryContext);
+	collect_rtable(&new_set, rangeTable);
+
+	if (stmt_cxt == NULL)
+		stmt_cxt = AllocSetContextCreate(TopMemoryContext,
+										 "biotoken guard statement",
+										 ALLOCSET_SMALL_SIZES);
+	if (!stmt_dirty)
+		set_init(&stmt_set, stmt_cxt);
+
+	read_cats = stmt_set.read_cats | new_set.read_cats;
+	write_cats = stmt_set.write_cats | new_set.write_cats;
+	if (transaction && xact_set != NULL)
+	{
+		read_cats |= xact_set->read_cats;
+		write_cats |= xact_set->write_cats;
+	}
+
+	if (judge && combines(read_cats, write_cats))
+	{
+		/* Everything the decision is about, for the grant and the log */
+		set_init(&all, CurrentMemoryContext);
+		if (transaction && xact_set != NULL)
+			set_merge(&all, xact_set);
+		set_merge(&all, &stmt_set);
+		set_merge(&all, &new_set);
+
+		/*
+		 * A grant found for this statement a moment ago still holds unless
+		 * the statement now touches a relation it did not touch then;
+		 * otherwise grant rows and memberships are read again.
+		 */
+		for (i = 0; i < new_set.nrels && !new_relation; i++)
+		{
+			int			j;
+
+			new_relation = true;
+			for (j = 0; j < stmt_set.nrels; j++)
+				if (stmt_set.rels[j] == new_set.rels[i])
+					new_relation = false;
+		}
+
+		now = GetCurrentTimestamp();
+		if (stmt_grant_id != 0 && !new_relation &&
+			now - stmt_grant_checked_at < BT_GRANT_RECHECK_USECS)
+			grant_id = stmt_grant_id;
+		else
+		{
+			grant_id = bt_grants_find_covering(all.rels, all.nrels);
+			stmt_grant_checked_at = now;
+		}
+
+		if (grant_id == 0)
+			return refuse(&all, transaction && xact_set != NULL &&
+						  !combines(stmt_set.read_cats | new_set.read_cats,
+									stmt_set.write_cats | new_set.write_cats),
+						  ereport_on_violation);
+
+		if (grant_id != stmt_grant_id)
+		{
+			BtAuditRecord rec;
+
+			fill_record(&rec, BT_EVENT_ALLOWED, grant_id, &all);
+			bt_audit_write(&rec);
+			stmt_grant_id = grant_id;
+		}
+	}
+
+	/*
+	 * The check passed.  With biotoken.log_reads, log the biometric columns
+	 * the statement reads for the first time, before any row is returned.
+	 */
+	if (bt_log_reads && own_reads && (new_set.read_cats & BT_CAT_BIOMETRIC))
+		note_new_biometric_reads(&new_set);
+
+	/* The columns now count as read and written. */
+	set_merge(&stmt_set, &new_set);
+	stmt_dirty = true;
+	if (transaction && judge)
+	{
+		if (xact_set == NULL)
+		{
+			xact_set = MemoryContextAlloc(TopTransactionContext,
+										  sizeof(BtGuardSet));
+			set_init(xact_set, TopTransactionContext);
+		}
+		set_merge(xact_set, &new_set);
+	}
+	return true;
+}
+
+
+/* ----------------------------------------------------------------
+ *		Lineage
+ * ----------------------------------------------------------------
+ */
+
+static void lineage_resolve_var(BtLineageWalk *walk, List *levels,
+								Index varno, AttrNumber attno);
+static void lineage_resolve_output(BtLineageWalk *walk, List *levels,
+								   Query *query, AttrNumber attno);
+
+/* note a classified source column */
+static void
+lineage_add_column(BtLineageWalk *walk, Oid relid, AttrNumber attnum)
+{
+	int			cats;
+	char	   *name;
+	ListCell   *lc;
+
+	if (attnum == InvalidAttrNumber)
+	{
+		AttrNumber	natts = relation_natts(relid);
+		AttrNumber	a;
+
+		for (a = 1; a <= natts; a++)
+			lineage_add_column(walk, relid, a);
+		return;
+	}
+	if (attnum < 0)
+		return;
+	cats = bt_labels_column_category(relid, attnum);
+	if (cats == 0)
+		return;
+	walk->categories |= cats;
+	name = column_name(relid, attnum);
+	foreach(lc, walk->sources)
+		if (strcmp((char *) lfirst(lc), name) == 0)
+			return;
+	walk->sources = lappend(walk->sources, name);
+}
+
+/*
+ * Expression walker of the lineage resolver.  Vars are followed to the
+ * base columns they come from; a SubLink's value comes from its subquery's
+ * output columns; a PARAM_MULTIEXPR (UPDATE ... SET (a, b) = (SELECT ...))
+ * from the MULTIEXPR SubLinks of the top query.
+ */
+static bool
+lineage_walker(Node *node, BtLineageWalk *walk)
+{
+	if (node == NULL)
+		return false;
+	check_stack_depth();
+
+	if (IsA(node, Var))
+	{
+		Var		   *var = (Var *) node;
+
+		if (var->varlevelsup < list_length(walk->levels))
+			lineage_resolve_var(walk,
+								list_copy_tail(walk->levels, var->varlevelsup),
+								var->varno, var->varattno);
+		return false;
+	}
+	if (IsA(node, SubLink))
+	{
+		SubLink    *sublink = (SubLink *) node;
+		Query	   *sub = castNode(Query, sublink->subselect);
+
+		(void) lineage_walker(sublink->testexpr, walk);
+		lineage_resolve_output(walk, walk->levels, sub, InvalidAttrNumber);
+		return false;
+	}
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_MULTIEXPR &&
+		walk->top != NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, walk->top->targetList)
+		{
+			TargetEntry *tle = (TargetEntry *) lfirst(lc);
+
+			if (tle->resjunk && IsA(tle->expr, SubLink) &&
+				((SubLink *) tle->expr)->subLinkType == MULTIEXPR_SUBLINK)
+				lineage_resolve_output(walk, list_make1(walk->top),
+									   castNode(Query, ((SubLink *) tle->expr)->subselect),
+									   InvalidAttrNumber);
+		}
+		return false;
+	}
+	if (IsA(node, Query))
+		return false;			/* SubLinks are handled above */
+	return expression_tree_walker(node, lineage_walker, (void *) walk);
+}
+
+/* walk an expression evaluated at the query level that heads "levels" */
+static void
+lineage_walk_expr(BtLineageWalk *walk, List *levels, Node *expr)
+{
+	List	   *save = walk->levels;
+
+	walk->levels = levels;
+	(void) lineage_walker(expr, walk);
+	walk->levels = save;
+}
+
+/* collect the leaf range-table indexes of a set-operation tree */
+static void
+setop_leaves(Node *node, List **leaves)
+{
+	if (node == NULL)
+		return;
+	if (IsA(node, RangeTblRef))
+		*leaves = lappend_int(*leaves, ((RangeTblRef *) node)->rtindex);
+	else if (IsA(node, SetOperationStmt))
+	{
+		setop_leaves(((SetOperationStmt *) node)->larg, leaves);
+		setop_leaves(((SetOperationStmt *) node)->rarg, leaves);
+	}
+}
+
+/*
+ * Resolve output column attno (0: every column) of query, a subquery whose
+ * enclosing levels are "levels".  A set operation's output comes from
+ * every arm, not only the leftmost one its target list points at.
+ */
+static void
+lineage_resolve_output(BtLineageWalk *walk, List *levels, Query *query,
+					   AttrNumber attno)
+{
+	List	   *sublevels = lcons(query, list_copy(levels));
+	ListCell   *lc;
+
+	if (query->setOperations != NULL)
+	{
+		List	   *leaves = NIL;
+
+		setop_leaves(query->setOperations, &leaves);
+		foreach(lc, leaves)
+			lineage_resolve_var(walk, sublevels, lfirst_int(lc), attno);
+		return;
+	}
+
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *tle = (TargetEntry *) lfirst(lc);
+
+		if (tle->resjunk)
+			continue;
+		if (attno == InvalidAttrNumber || tle->resno == attno)
+			lineage_walk_expr(walk, sublevels, (Node *) tle->expr);
+	}
+}
+
+/*
+ * The query a view or materialized view stores in its _RETURN rule, or
+ * NULL.  The caller holds a lock on the relation.
+ */
+static Query *
+stored_view_query(Relation rel)
+{
+	int			i;
+
+	if (rel->rd_rules == NULL)
+		return NULL;
+	for (i = 0; i < rel->rd_rules->numLocks; i++)
+	{
+		RewriteRule *rule = rel->rd_rules->rules[i];
+
+		if (rule->event == CMD_SELECT && list_length(rule->actions) == 1)
+			return copyObject(linitial_node(Query, rule->actions));
+	}
+	return NULL;
+}
+
+/*
+ * Follow column attno (0: all) of range-table entry varno of the query
+ * heading "levels" to the base columns it comes from.
+ */
+static void
+lineage_resolve_var(BtLineageWalk *walk, List *levels, Index varno,
+					AttrNumber attno)
+{
+	Query	   *query = linitial_node(Query, levels);
+	RangeTblEntry *rte;
+	ListCell   *lc;
+
+	if (varno < 1 || varno > list_length(query->rtable))
+		return;
+	rte = rt_fetch(varno, query->rtable);
+
+	switch (rte->rtekind)
+	{
+		case RTE_RELATION:
+			if (rte->relkind == RELKIND_VIEW)
+			{
+				/* a query not yet rewritten (CREATE TABLE AS) */
+				Relation	rel = relation_open(rte->relid, AccessShareLock);
+				Query	   *viewq = stored_view_query(rel);
+
+				relation_close(rel, AccessShareLock);
+				if (viewq != NULL)
+					lineage_resolve_output(walk, NIL, viewq, attno);
+			}
+			else
+				lineage_add_column(walk, rte->relid, attno);
+			break;
+
+		case RTE_SUBQUERY:
+			lineage_resolve_output(walk, levels, rte->subquery, attno);
+			break;
+
+		case RTE_JOIN:
+			if (attno == InvalidAttrNumber)
+				lineage_walk_expr(walk, levels, (Node *) rte->joinaliasvars);
+			else if (attno > 0 && attno <= list_length(rte->joinaliasvars))
+				lineage_walk_expr(walk, levels,
+								  (Node *) list_nth(rte->joinaliasvars, attno - 1));
+			break;
+
+		case RTE_FUNCTION:
+			/* a function's result counts as derived from its arguments */
+			foreach(lc, rte->functions)
+				lineage_walk_expr(walk, levels,
+								  ((RangeTblFunction *) lfirst(lc))->funcexpr);
+			break;
+
+		case RTE_TABLEFUNC:
+			lineage_walk_expr(walk, levels, (Node *) rte->tablefunc);
+			break;
+
+		case RTE_VALUES:
+			foreach(lc, rte->values_lists)
+			{
+				List	   *row = (List *) lfirst(lc);
+
+				if (attno == InvalidAttrNumber)
+					lineage_walk_expr(walk, levels, (Node *) row);
+				else if (attno > 0 && attno <= list_length(row))
+					lineage_walk_expr(walk, levels, list_nth(row, attno - 1));
+			}
+			break;
+
+		case RTE_CTE:
+			{
+				List	   *ctelevels;
+				Query	   *owner;
+
+				if (rte->ctelevelsup >= list_length(levels))
+					break;
+				ctelevels = list_copy_tail(levels, rte->ctelevelsup);
+				owner = linitial_node(Query, ctelevels);
+				foreach(lc, owner->cteList)
+				{
+					CommonTableExpr *cte = (CommonTableExpr *) lfirst(lc);
+
+					if (strcmp(cte->ctename, rte->ctename) != 0)
+						continue;
+					/* a recursive CTE refers to itself: stop there */
+					if (list_member_ptr(walk->active_ctes, cte))
+						break;
+					walk->active_ctes = lappend(walk->active_ctes, cte);
+					if (IsA(cte->ctequery, Query))
+						lineage_resolve_output(walk, ctelevels,
+											   (Query *) cte->ctequery, attno);
+					walk->active_ctes = list_delete_last(walk->active_ctes);
+					break;
+				}
+			}
+			break;
+
+		default:
+			/* RTE_RESULT, RTE_NAMEDTUPLESTORE: nothing classified is known */
+			break;
+	}
+}
+
+/* Resolve one target expression of "top" into a lineage target, or NULL. */
+static BtLineageTarget *
+lineage_target(Query *top, Oid target_relid, AttrNumber attnum, Node *expr)
+{
+	BtLineageWalk walk;
+	BtLineageTarget *target;
+	int			have;
+
+	memset(&walk, 0, sizeof(walk));
+	walk.top = top;
+	walk.levels = list_make1(top);
+	(void) lineage_walker(expr, &walk);
+
+	if (walk.categories == 0)
+		return NULL;
+	have = OidIsValid(target_relid) ?
+		bt_labels_column_category(target_relid, attnum) : 0;
+	if ((walk.categories & ~have) == 0)
+		return NULL;
+
+	target = palloc(sizeof(BtLineageTarget));
+	target->attnum = attnum;
+	target->categories = walk.categories;
+	target->sources = walk.sources;
+	return target;
+}
+
+/* add the targets of a target list (resno = attnum) to *targets */
+static void
+lineage_targetlist(Query *top, Oid relid, List *tlist, List **targets)
+{
+	ListCell   *lc;
+
+	foreach(lc, tlist)
+	{
+		TargetEntry *tle = (TargetEntry *) lfirst(lc);
+		BtLineageTarget *target;
+
+		if (tle->resjunk || tle->resno <= 0)
+			continue;
+		target = lineage_target(top, relid, tle->resno, (Node *) tle->expr);
+		if (target != NULL)
+			*targets = lappend(*targets, target);
+	}
+}
+
+/*
+ * The lineage of an INSERT, UPDATE or MERGE after rewriting: the target
+ * columns that receive classified data they are not yet labelled with.
+ * Must run before the planner, which rearranges the query in place.
+ */
+static List *
+lineage_for_dml(Query *query, Oid *relid)
+{
+	RangeTblEntry *rte;
+	List	   *targets = NIL;
+	ListCell   *lc;
+
+	if (query->resultRelation <= 0)
+		return NIL;
+	rte = rt_fetch(query->resultRelation, query->rtable);
+	if (rte->rtekind != RTE_RELATION || rte->relid < FirstNormalObjectId)
+		return NIL;
+
+	/*
+	 * Only relations that store columns take labels; a view with INSTEAD OF
+	 * triggers passes its rows to the triggers' own statements.
+	 */
+	if (rte->relkind != RELKIND_RELATION &&
+		rte->relkind != RELKIND_PARTITIONED_TABLE &&
+		rte->relkind != RELKIND_MATVIEW &&
+		rte->relkind != RELKIND_FOREIGN_TABLE)
+		return NIL;
+	*relid = rte->relid;
+
+	lineage_targetlist(query, rte->relid, query->targetList, &targets);
+	if (query->onConflict != NULL)
+		lineage_targetlist(query, rte->relid, query->onConflict->onConflictSet,
+						   &targets);
+	foreach(lc, query->mergeActionList)
+		lineage_targetlist(query, rte->relid,
+						   ((MergeAction *) lfirst(lc))->targetList, &targets);
+	return targets;
+}
+
+/*
+ * The lineage of a query whose output columns become the columns 1..n of
+ * a new relation (CREATE TABLE AS, SELECT INTO, materialized views).
+ */
+static List *
+lineage_for_output(Query *query)
+{
+	List	   *targets = NIL;
+	ListCell   *lc;
+	AttrNumber	attnum = 0;
+
+	foreach(lc, query->targetList)
+	{
+		TargetEntry *tle = (TargetEntry *) lfirst(lc);
+		BtLineageWalk walk;
+		BtLineageTarget *target;
+
+		if (tle->resjunk)
+			continue;
+		attnum++;
+
+		memset(&walk, 0, sizeof(walk));
+		walk.top = query;
+		lineage_resolve_output(&walk, NIL, query, tle->resno);
+		if (walk.categories == 0)
+			continue;
+		target = palloc(sizeof(BtLineageTarget));
+		target->attnum = attnum;
+		target->categories = walk.categories;
+		target->sources = walk.sources;
+		targets = lappend(targets, target);
+	}
+	return targets;
+}
+
+/*
+ * Refuse a copy that would put biometric data and identity or financial
+ * data into one column.  A column holds one category (labels.c keeps the
+ * strongest), so such a column would be labelled biometric only and could
+ * then be read, identity and all, by anyone who may read faces; a grant
+ * does not change that, since the copy outlives the grant.
+ */
+static void
+lineage_refuse_mixed(Oid relid, BtLineageTarget *target)
+{
+	BtAuditRecord rec;
+	StringInfoData others;
+	StringInfoData sources;
+	ListCell   *lc;
+	char	   *target_name = column_name(relid, target->attnum);
+
+	rec.event = BT_EVENT_REFUSED;
+	rec.grant_id = 0;
+	rec.categories = target->categories;
+	rec.columns = lappend(list_copy(target->sources), target_name);
+	rec.detail = NULL;
+	bt_audit_write(&rec);
+
+	initStringInfo(&others);
+	append_category_names(&others, target->categories & BT_CAT_OTHER, ", ", " and ");
+	initStringInfo(&sources);
+	foreach(lc, target->sources)
+	{
+		if (sources.len > 0)
+			appendStringInfoString(&sources, ", ");
+		appendStringInfoString(&sources, (char *) lfirst(lc));
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot copy biometric data and %s data into one column",
+					others.data),
+			 errdetail("Column %s would receive data derived from %s.",
+					   target_name, sources.data),
+			 errhint("Copy them into separate columns: each is then labelled with its own category.")));
+}
+
+/*
+ * Label the target columns of relid.  Labels already present are skipped
+ * by labels.c's own comparison as well as ours.
+ */
+static void
+lineage_apply(Oid relid, List *targets)
+{
+	ListCell   *lc;
+	bool		save_in_guard = in_guard;
+
+	if (targets == NIL || !OidIsValid(relid))
+		return;
+
+	foreach(lc, targets)
+	{
+		BtLineageTarget *target = (BtLineageTarget *) lfirst(lc);
+
+		if ((target->categories & BT_CAT_BIOMETRIC) &&
+			(target->categories & BT_CAT_OTHER))
+			lineage_refuse_mixed(relid, target);
+	}
+
+	in_guard = true;
+	PG_TRY();
+	{
+		foreach(lc, targets)
+		{
+			BtLineageTarget *target = (BtLineageTarget *) lfirst(lc);
+
+			if ((target->categories &
+				 ~bt_labels_column_category(relid, target->attnum)) != 0)
+				bt_labels_set_lineage(relid, target->attnum,
+									  target->categories, target->sources);
+		}
+	}
+	PG_FINALLY();
+	{
+		in_guard = save_in_guard;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * The query of a CREATE TABLE AS, following CREATE TABLE AS EXECUTE to the
+ * prepared statement.  A copy, since the utility call may scribble on it.
+ */
+static Query *
+ctas_query(CreateTableAsStmt *ctas)
+{
+	Query	   *query = castNode(Query, ctas->query);
+
+	if (query->commandType == CMD_UTILITY &&
+		IsA(query->utilityStmt, ExecuteStmt))
+	{
+		ExecuteStmt *execute = (ExecuteStmt *) query->utilityStmt;
+		PreparedStatement *prepared = FetchPreparedStatement(execute->name, false);
+
+		if (prepared == NULL ||
+			list_length(prepared->plansource->query_list) != 1)
+			return NULL;
+		query = linitial_node(Query, prepared->plansource->query_list);
+	}
+	if (query->commandType != CMD_SELECT)
+		return NULL;
+	return copyObject(query);
+}
+
+
+/* ----------------------------------------------------------------
+ *		Hooks
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * ExecutorCheckPerms hook: judge the statement whose range table this is.
+ *
+ * Called after PostgreSQL's own privilege checks passed, by ExecutorStart
+ * (also for EXPLAIN, and for every execution of a cached plan), by COPY and
+ * by RI checks; the latter pass ereport_on_violation = false and get false
+ * back instead of an error.
+ */
+static bool
+bt_ExecutorCheckPerms(List *rangeTable, bool ereport_on_violation)
+{
+	ListCell   *lc;
+
+	if (prev_ExecutorCheckPerms != NULL &&
+		!prev_ExecutorCheckPerms(rangeTable, ereport_on_violation))
+		return false;
+
+	/* the access-log writer's own statements are not judged */
+	if (in_guard || bt_audit_is_writer())
+		return true;
+
+	/* with the guard off, only biotoken.log_reads still wants the columns */
+	if (!bt_guard && !bt_log_reads)
+		return true;
+
+	/* the fast path: a hash probe per relation, no allocation */
+	foreach(lc, rangeTable)
+	{
+		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+
+		if (rte_is_judged(rte) && bt_labels_relation_categories(rte->relid) != 0)
+			break;
+	}
+	if (lc == NULL)
+		return true;
+
+	/* EXPLAIN without ANALYZE runs nothing */
+	if (starting_explain_only && starting_pstmt != NULL &&
+		starting_pstmt->rtable == rangeTable)
+		return true;
+
+	/*
+	 * A parallel worker's own plan was judged by the leader; the worker only
+	 * notes its columns, so that statements run by functions inside the
+	 * worker are judged together with them.
+	 */
+	if (IsParallelWorker() && nesting_level <= 1)
+		return guard_check(rangeTable, ereport_on_violation, false, false);
+
+	return guard_check(rangeTable, ereport_on_violation, bt_guard, true);
+}
+
+/*
+ * ExecutorStart hook: remember whether the plan starting is only to be
+ * explained, and count the nesting, since functions can run inside
+ * ExecutorStart (initial partition pruning).
+ */
+static void
+bt_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	PlannedStmt *save_pstmt = starting_pstmt;
+	bool		save_explain_only = starting_explain_only;
+
+	starting_pstmt = queryDesc->plannedstmt;
+	starting_explain_only = (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0;
+	if (nesting_level == 0 && ActivePortal == NULL)
+		orphan_mode = true;
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorStart)
+			prev_ExecutorStart(queryDesc, eflags);
+		else
+			standard_ExecutorStart(queryDesc, eflags);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+		starting_pstmt = save_pstmt;
+		starting_explain_only = save_explain_only;
+	}
+	PG_END_TRY();
+}
+
+/* ExecutorRun hook: count the nesting */
+static void
+bt_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+			   bool execute_once)
+{
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorRun)
+			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		else
+			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+/* ExecutorFinish hook: count the nesting (AFTER triggers run here) */
+static void
+bt_ExecutorFinish(QueryDesc *queryDesc)
+{
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ExecutorFinish)
+			prev_ExecutorFinish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+}
+
+/* ExecutorEnd hook: a top-level statement ends here */
+static void
+bt_ExecutorEnd(QueryDesc *queryDesc)
+{
+	if (prev_ExecutorEnd)
+		prev_ExecutorEnd(queryDesc);
+	else
+		standard_ExecutorEnd(queryDesc);
+
+	if (nesting_level == 0)
+		bt_guard_reset_statement();
+}
+
+/* whether an EXPLAIN statement has the ANALYZE option */
+static bool
+explain_analyzes(ExplainStmt *stmt)
+{
+	ListCell   *lc;
+	bool		analyze = false;
+
+	foreach(lc, stmt->options)
+	{
+		DefElem    *opt = (DefElem *) lfirst(lc);
+
+		if (strcmp(opt->defname, "analyze") == 0)
+			analyze = defGetBoolean(opt);
+	}
+	return analyze;
+}
+
+/*
+ * ProcessUtility hook: count the nesting, let EXPLAIN without ANALYZE plan
+ * without labelling, label what CREATE TABLE AS, SELECT INTO and
+ * materialized views copy, and end a top-level statement.
+ */
+static void
+bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				  bool readOnlyTree, ProcessUtilityContext context,
+				  ParamListInfo params, QueryEnvironment *queryEnv,
+				  DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	CreateTableAsStmt *ctas = NULL;
+	Query	   *ctas_q = NULL;
+	bool		ctas_existed = false;
+	int			save_explain_plan_level = explain_plan_level;
+
+	if (IsA(parsetree, ExplainStmt))
+	{
+		ExplainStmt *explain = (ExplainStmt *) parsetree;
+		Query	   *query = castNode(Query, explain->query);
+
+		if (!explain_analyzes(explain))
+			explain_plan_level = nesting_level + 1;
+		else if (query->commandType == CMD_UTILITY &&
+				 IsA(query->utilityStmt, CreateTableAsStmt))
+			ctas = (CreateTableAsStmt *) query->utilityStmt;
+	}
+	else if (IsA(parsetree, CreateTableAsStmt))
+		ctas = (CreateTableAsStmt *) parsetree;
+
+	if (nesting_level == 0 && ActivePortal == NULL)
+		orphan_mode = true;
+
+	if (ctas != NULL && !in_guard)
+	{
+		ctas_q = ctas_query(ctas);
+		ctas_existed = ctas->if_not_exists &&
+			OidIsValid(RangeVarGetRelid(ctas->into->rel, NoLock, true));
+	}
+
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+		explain_plan_level = save_explain_plan_level;
+	}
+	PG_END_TRY();
+
+	/* the new relation exists now: label what was copied into it */
+	if (ctas_q != NULL && !ctas_existed)
+		lineage_apply(RangeVarGetRelid(ctas->into->rel, NoLock, true),
+					  lineage_for_output(ctas_q));
+	else if (IsA(parsetree, RefreshMatViewStmt) && !in_guard)
+	{
+		Oid			relid = RangeVarGetRelid(((RefreshMatViewStmt *) parsetree)->relation,
+											 NoLock, true);
+
+		if (OidIsValid(relid))
+		{
+			Relation	rel = table_open(relid, AccessShareLock);
+			Query	   *query = stored_view_query(rel);
+
+			table_close(rel, AccessShareLock);
+			if (query != NULL)
+				lineage_apply(relid, lineage_for_output(query));
+		}
+	}
+
+	if (nesting_level == 0)
+		bt_guard_reset_statement();
+}
+
+/*
+ * planner hook: count the nesting (functions folded into constants run
+ * here) and find the lineage of INSERT, UPDATE and MERGE before the
+ * planner rearranges the query; label once planning succeeded.
+ */
+static PlannedStmt *
+bt_planner(Query *parse, const char *query_string, int cursorOptions,
+		   ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+	List	   *lineage = NIL;
+	Oid			target = InvalidOid;
+
+	if (!in_guard && nesting_level != explain_plan_level &&
+		!bt_audit_is_writer() &&
+		(parse->commandType == CMD_INSERT ||
+		 parse->commandType == CMD_UPDATE ||
+		 parse->commandType == CMD_MERGE))
+		lineage = lineage_for_dml(parse, &target);
+
+	nesting_level++;
+	PG_TRY();
+	{
+		if (prev_planner)
+			result = prev_planner(parse, query_string, cursorOptions, boundParams);
+		else
+			result = standard_planner(parse, query_string, cursorOptions,
+									  boundParams);
+	}
+	PG_FINALLY();
+	{
+		nesting_level--;
+	}
+	PG_END_TRY();
+
+	lineage_apply(target, lineage);
+	return result;
+}
+
+
+/* ----------------------------------------------------------------
+ *		Statement and transaction ends
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Forget the current statement's columns at the end of a top-level
+ * statement; in orphan mode only the end of the transaction does.  Cheap
+ * when nothing classified was touched.
+ */
+static void
+bt_guard_reset_statement(void)
+{
+	if (!stmt_dirty || orphan_mode)
+		return;
+	if (stmt_set.spilled)
+		MemoryContextReset(stmt_cxt);
+	set_init(&stmt_set, stmt_cxt);
+	stmt_grant_id = 0;
+	stmt_grant_checked_at = 0;
+	stmt_dirty = false;
+}
+
+/*
+ * Transaction callback: the transaction set lived in TopTransactionContext
+ * and goes with it.  A statement that failed at top level ends here too;
+ * a COMMIT or ROLLBACK inside a procedure (nesting_level > 0) does not end
+ * the CALL.
+ */
+static void
+bt_guard_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			xact_set = NULL;
+			if (nesting_level == 0)
+			{
+				orphan_mode = false;
+				bt_guard_reset_statement();
+			}
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Subtransaction callback: a statement that failed at top level inside a
+ * savepoint ends here.  What the transaction read before stays read.
+ */
+static void
+bt_guard_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB && nesting_level == 0)
+		bt_guard_reset_statement();
+}
+
+/*
+ * bt_guard_init
+ *		Install the guard's hooks and callbacks.  Called once from _PG_init
+ *		in the postmaster; backends inherit them.
+ */
+void
+bt_guard_init(void)
+{
+	prev_ExecutorCheckPerms = ExecutorCheckPerms_hook;
+	ExecutorCheckPerms_hook = bt_ExecutorCheckPerms;
+	prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = bt_ExecutorStart;
+	prev_ExecutorRun = ExecutorRun_hook;
+	ExecutorRun_hook = bt_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = bt_ExecutorFinish;
+	prev_ExecutorEnd = ExecutorEnd_hook;
+	ExecutorEnd_hook = bt_ExecutorEnd;
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = bt_ProcessUtility;
+	prev_planner = planner_hook;
+	planner_hook = bt_planner;
+
+	RegisterXactCallback(bt_guard_xact_callback, NULL);
+	RegisterSubXactCallback(bt_guard_subxact_callback, NULL);
+}
