@@ -751,6 +751,36 @@ guard_decide(BtGuardSet *new_set, bool ereport_on_violation, bool judge,
 }
 
 /*
+ * guard_check for a first check that needs a decision: take the columns
+ * collected into the statement set back out, then decide.  Out of line, as
+ * is guard_check_more, so that the common path has no set on its stack.
+ */
+static pg_noinline bool
+guard_check_first(bool ereport_on_violation, bool judge, bool own_reads)
+{
+	BtGuardSet	new_set;
+
+	set_init(&new_set, CurrentMemoryContext);
+	set_merge(&new_set, &stmt_set);
+	if (stmt_set.spilled)
+		MemoryContextReset(stmt_cxt);
+	set_init(&stmt_set, stmt_cxt);
+	return guard_decide(&new_set, ereport_on_violation, judge, own_reads);
+}
+
+/* guard_check for a later check of the statement: collect, then decide */
+static pg_noinline bool
+guard_check_more(List *rangeTable, bool ereport_on_violation, bool judge,
+				 bool own_reads)
+{
+	BtGuardSet	new_set;
+
+	set_init(&new_set, CurrentMemoryContext);
+	collect_rtable(&new_set, rangeTable);
+	return guard_decide(&new_set, ereport_on_violation, judge, own_reads);
+}
+
+/*
  * The slow path: the statement touches a classified relation.  Collect its
  * columns, combine them with what the statement (and, under scope =
  * transaction, the transaction) already read and wrote, and decide.
@@ -771,7 +801,6 @@ static bool
 guard_check(List *rangeTable, bool ereport_on_violation, bool judge,
 			bool own_reads)
 {
-	BtGuardSet	new_set;
 	int			read_cats;
 	int			write_cats;
 
@@ -780,44 +809,34 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool judge,
 										 "biotoken guard statement",
 										 ALLOCSET_SMALL_SIZES);
 
-	if (!stmt_dirty)
+	if (stmt_dirty)
+		return guard_check_more(rangeTable, ereport_on_violation, judge,
+								own_reads);
+
+	/* a collection that failed half-way may have spilled */
+	if (stmt_set.spilled)
+		MemoryContextReset(stmt_cxt);
+	set_init(&stmt_set, stmt_cxt);
+	collect_rtable(&stmt_set, rangeTable);
+
+	read_cats = stmt_set.read_cats;
+	write_cats = stmt_set.write_cats;
+	if (bt_scope == BT_SCOPE_TRANSACTION && xact_set != NULL)
 	{
-		/* a collection that failed half-way may have spilled */
-		if (stmt_set.spilled)
-			MemoryContextReset(stmt_cxt);
-		set_init(&stmt_set, stmt_cxt);
-		collect_rtable(&stmt_set, rangeTable);
-
-		read_cats = stmt_set.read_cats;
-		write_cats = stmt_set.write_cats;
-		if (bt_scope == BT_SCOPE_TRANSACTION && xact_set != NULL)
-		{
-			read_cats |= xact_set->read_cats;
-			write_cats |= xact_set->write_cats;
-		}
-		if (!(judge && combines(read_cats, write_cats)) &&
-			!(bt_log_reads && own_reads &&
-			  (stmt_set.read_cats & BT_CAT_BIOMETRIC)))
-		{
-			stmt_dirty = true;
-			note_transaction_columns(&stmt_set, judge);
-			return true;
-		}
-
-		/* a decision is needed: the columns have not passed yet */
-		set_init(&new_set, CurrentMemoryContext);
-		set_merge(&new_set, &stmt_set);
-		if (stmt_set.spilled)
-			MemoryContextReset(stmt_cxt);
-		set_init(&stmt_set, stmt_cxt);
+		read_cats |= xact_set->read_cats;
+		write_cats |= xact_set->write_cats;
 	}
-	else
+	if (!(judge && combines(read_cats, write_cats)) &&
+		!(bt_log_reads && own_reads &&
+		  (stmt_set.read_cats & BT_CAT_BIOMETRIC)))
 	{
-		set_init(&new_set, CurrentMemoryContext);
-		collect_rtable(&new_set, rangeTable);
+		stmt_dirty = true;
+		note_transaction_columns(&stmt_set, judge);
+		return true;
 	}
 
-	return guard_decide(&new_set, ereport_on_violation, judge, own_reads);
+	/* a decision is needed: the columns have not passed yet */
+	return guard_check_first(ereport_on_violation, judge, own_reads);
 }
 
 
