@@ -32,10 +32,10 @@
  * A cached lookup is one hash probe, or a compare when the small memo in
  * front of the hash remembers the relation, and allocates nothing; the
  * guard gets a relation's categories and its columns' in one lookup
- * (bt_labels_relation_lookup).  Entries are
- * dropped by the relcache callback (per relid; InvalidOid drops all), and
- * entries that depend on the layout of a composite type also when that
- * type's relation or any pg_type row is invalidated.  Because pg_inherits
+ * (bt_labels_relation_lookup).  Entries are dropped by the relcache
+ * callback (per relid; InvalidOid drops all), and entries that depend on
+ * the layout of a composite type also when that type's relation or any
+ * pg_type row is invalidated.  Because pg_inherits
  * changes do not by themselves invalidate the descendants of the table
  * that was attached or detached, the object access hook does that.
  *
