@@ -64,8 +64,18 @@ extern void bt_audit_write(const BtAuditRecord *rec);
  */
 extern void bt_audit_note_read(List *columns);
 
-/* true in the access-log writer worker: hooks must leave its SQL alone */
-extern bool bt_audit_is_writer(void);
+/*
+ * true in the access-log writer worker: hooks of other modules must leave
+ * its statements alone, they are the log itself.  Inline, since every hook
+ * asks on every statement; only audit_worker.c sets the flag.
+ */
+extern bool bt_audit_am_writer;
+
+static inline bool
+bt_audit_is_writer(void)
+{
+	return bt_audit_am_writer;
+}
 
 /* shared memory, worker registration and hooks; called from _PG_init */
 extern void bt_audit_init(void);

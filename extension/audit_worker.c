@@ -124,8 +124,11 @@ enum
 	"grant_id, categories, columns, query_id, statement, detail, key_id, " \
 	"prev_hash, row_hash"
 
-/* true in the writer process */
-static bool am_writer = false;
+/*
+ * true in the writer process; read through bt_audit_is_writer() (audit.h),
+ * which every hook calls on every statement
+ */
+bool		bt_audit_am_writer = false;
 
 /* true while bt_audit_chain_append inserts: the table's trigger lets it */
 static bool appending = false;
@@ -134,17 +137,6 @@ static bool appending = false;
 static int	writer_queue = -1;
 
 static SPIPlanPtr tail_plan = NULL;
-
-/*
- * bt_audit_is_writer
- *		True in the access-log writer worker.  Hooks of other modules must
- *		leave the writer's statements alone: they are the log itself.
- */
-bool
-bt_audit_is_writer(void)
-{
-	return am_writer;
-}
 
 
 /* ----------------------------------------------------------------
@@ -849,7 +841,7 @@ bt_audit_worker_main(Datum main_arg)
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	memcpy(&generation, MyBgworkerEntry->bgw_extra + sizeof(Oid), sizeof(uint32));
 	writer_queue = DatumGetInt32(main_arg);
-	am_writer = true;
+	bt_audit_am_writer = true;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);

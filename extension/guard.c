@@ -364,22 +364,6 @@ set_add_column(BtGuardSet *set, Oid relid, AttrNumber attnum, bool read,
 }
 
 /*
- * Add the members of a column bitmapset (offset by
- * FirstLowInvalidHeapAttributeNumber) to a set.  bms_next_member leaves the
- * bitmapset intact.
- */
-static void
-set_add_bitmapset(BtGuardSet *set, Oid relid, const Bitmapset *cols,
-				  bool read, bool written)
-{
-	int			i = -1;
-
-	while ((i = bms_next_member(cols, i)) >= 0)
-		set_add_column(set, relid, i + FirstLowInvalidHeapAttributeNumber,
-					   read, written);
-}
-
-/*
  * Merge src into dst; dst's arrays grow in dst->cxt.
  */
 static void
@@ -424,8 +408,44 @@ rte_is_judged(const RangeTblEntry *rte)
 }
 
 /*
+ * Add the members of a column bitmapset of a classified relation, whose
+ * categories *rel holds (from bt_labels_relation_lookup), to a set.  The
+ * common columns are read from *rel directly; the whole row and columns
+ * newer than the cache entry take set_add_column, whose catalog access may
+ * invalidate *rel, so it is looked up again after that.
+ */
+static void
+set_add_classified(BtGuardSet *set, Oid relid, BtLabelsRelation *rel,
+				   const Bitmapset *cols, bool read, bool written)
+{
+	int			i = -1;
+
+	if (cols == NULL)
+		return;
+	while ((i = bms_next_member(cols, i)) >= 0)
+	{
+		AttrNumber	attnum = i + FirstLowInvalidHeapAttributeNumber;
+
+		if (attnum < 0)
+			continue;			/* system columns carry no classified data */
+		if (attnum > 0 && attnum <= rel->natts)
+		{
+			int			cats = rel->attcats != NULL ?
+				BT_LABELS_ATT_CATEGORY(rel->attcats[attnum - 1]) : 0;
+
+			if (cats != 0)
+				set_add_entry(set, relid, attnum, cats, read, written);
+			continue;
+		}
+		set_add_column(set, relid, attnum, read, written);
+		bt_labels_relation_lookup(relid, rel);
+	}
+}
+
+/*
  * Add the classified columns of a range table's permission information:
- * selectedCols are read, insertedCols and updatedCols written.
+ * selectedCols are read, insertedCols and updatedCols written.  One cache
+ * lookup per relation; nothing is allocated unless the set spills.
  */
 static void
 collect_rtable(BtGuardSet *set, List *rangeTable)
@@ -435,15 +455,19 @@ collect_rtable(BtGuardSet *set, List *rangeTable)
 	foreach(lc, rangeTable)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
+		BtLabelsRelation rel;
 
-		if (!rte_is_judged(rte) || bt_labels_relation_categories(rte->relid) == 0)
+		if (!rte_is_judged(rte))
+			continue;
+		bt_labels_relation_lookup(rte->relid, &rel);
+		if (rel.categories == 0)
 			continue;
 
 		set_add_relation(set, rte->relid);
-		set_add_bitmapset(set, rte->relid, rte->selectedCols, true, false);
-		set_add_bitmapset(set, rte->relid, rte->insertedCols, false, true);
-		set_add_bitmapset(set, rte->relid, rte->updatedCols, false, true);
-		set_add_bitmapset(set, rte->relid, rte->extraUpdatedCols, false, true);
+		set_add_classified(set, rte->relid, &rel, rte->selectedCols, true, false);
+		set_add_classified(set, rte->relid, &rel, rte->insertedCols, false, true);
+		set_add_classified(set, rte->relid, &rel, rte->updatedCols, false, true);
+		set_add_classified(set, rte->relid, &rel, rte->extraUpdatedCols, false, true);
 	}
 }
 
@@ -618,19 +642,32 @@ note_new_biometric_reads(const BtGuardSet *new_set)
 }
 
 /*
- * The slow path: the statement touches a classified relation.  Collect its
- * columns, combine them with what the statement (and, under scope =
- * transaction, the transaction) already read and wrote, and decide.
- * Returns true if the statement may proceed.  Without "judge" the columns
- * are only noted (the guard is off, or this is a parallel worker's copy of
- * a plan the leader judged); without "own_reads" they are not logged for
- * biotoken.log_reads either (the leader logs them).
+ * Under scope = transaction, add the columns of a check that passed (and
+ * was judged) to the transaction set.
+ */
+static void
+note_transaction_columns(const BtGuardSet *set, bool judge)
+{
+	if (bt_scope != BT_SCOPE_TRANSACTION || !judge)
+		return;
+	if (xact_set == NULL)
+	{
+		xact_set = MemoryContextAlloc(TopTransactionContext,
+									  sizeof(BtGuardSet));
+		set_init(xact_set, TopTransactionContext);
+	}
+	set_merge(xact_set, set);
+}
+
+/*
+ * Decide on the columns new_set of one permission check, given what the
+ * statement (and, under scope = transaction, the transaction) already read
+ * and wrote; on success they join those sets.  See guard_check.
  */
 static bool
-guard_check(List *rangeTable, bool ereport_on_violation, bool judge,
-			bool own_reads)
+guard_decide(BtGuardSet *new_set, bool ereport_on_violation, bool judge,
+			 bool own_reads)
 {
-	BtGuardSet	new_set;
 	BtGuardSet	all;
 	bool		transaction = (bt_scope == BT_SCOPE_TRANSACTION);
 	int			read_cats;
@@ -640,18 +677,11 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool judge,
 	int64		grant_id;
 	TimestampTz now;
 
-	set_init(&new_set, CurrentMemoryContext);
-	collect_rtable(&new_set, rangeTable);
-
-	if (stmt_cxt == NULL)
-		stmt_cxt = AllocSetContextCreate(TopMemoryContext,
-										 "biotoken guard statement",
-										 ALLOCSET_SMALL_SIZES);
 	if (!stmt_dirty)
 		set_init(&stmt_set, stmt_cxt);
 
-	read_cats = stmt_set.read_cats | new_set.read_cats;
-	write_cats = stmt_set.write_cats | new_set.write_cats;
+	read_cats = stmt_set.read_cats | new_set->read_cats;
+	write_cats = stmt_set.write_cats | new_set->write_cats;
 	if (transaction && xact_set != NULL)
 	{
 		read_cats |= xact_set->read_cats;
@@ -665,20 +695,20 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool judge,
 		if (transaction && xact_set != NULL)
 			set_merge(&all, xact_set);
 		set_merge(&all, &stmt_set);
-		set_merge(&all, &new_set);
+		set_merge(&all, new_set);
 
 		/*
 		 * A grant found for this statement a moment ago still holds unless
 		 * the statement now touches a relation it did not touch then;
 		 * otherwise grant rows and memberships are read again.
 		 */
-		for (i = 0; i < new_set.nrels && !new_relation; i++)
+		for (i = 0; i < new_set->nrels && !new_relation; i++)
 		{
 			int			j;
 
 			new_relation = true;
 			for (j = 0; j < stmt_set.nrels; j++)
-				if (stmt_set.rels[j] == new_set.rels[i])
+				if (stmt_set.rels[j] == new_set->rels[i])
 					new_relation = false;
 		}
 
@@ -694,8 +724,8 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool judge,
 
 		if (grant_id == 0)
 			return refuse(&all, transaction && xact_set != NULL &&
-						  !combines(stmt_set.read_cats | new_set.read_cats,
-									stmt_set.write_cats | new_set.write_cats),
+						  !combines(stmt_set.read_cats | new_set->read_cats,
+									stmt_set.write_cats | new_set->write_cats),
 						  ereport_on_violation);
 
 		if (grant_id != stmt_grant_id)
@@ -712,23 +742,103 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool judge,
 	 * The check passed.  With biotoken.log_reads, log the biometric columns
 	 * the statement reads for the first time, before any row is returned.
 	 */
-	if (bt_log_reads && own_reads && (new_set.read_cats & BT_CAT_BIOMETRIC))
-		note_new_biometric_reads(&new_set);
+	if (bt_log_reads && own_reads && (new_set->read_cats & BT_CAT_BIOMETRIC))
+		note_new_biometric_reads(new_set);
 
 	/* The columns now count as read and written. */
-	set_merge(&stmt_set, &new_set);
+	set_merge(&stmt_set, new_set);
 	stmt_dirty = true;
-	if (transaction && judge)
-	{
-		if (xact_set == NULL)
-		{
-			xact_set = MemoryContextAlloc(TopTransactionContext,
-										  sizeof(BtGuardSet));
-			set_init(xact_set, TopTransactionContext);
-		}
-		set_merge(xact_set, &new_set);
-	}
+	note_transaction_columns(new_set, judge);
 	return true;
+}
+
+/*
+ * guard_check for a first check that needs a decision: take the columns
+ * collected into the statement set back out, then decide.  Out of line, as
+ * is guard_check_more, so that the common path has no set on its stack.
+ */
+static pg_noinline bool
+guard_check_first(bool ereport_on_violation, bool judge, bool own_reads)
+{
+	BtGuardSet	new_set;
+
+	set_init(&new_set, CurrentMemoryContext);
+	set_merge(&new_set, &stmt_set);
+	if (stmt_set.spilled)
+		MemoryContextReset(stmt_cxt);
+	set_init(&stmt_set, stmt_cxt);
+	return guard_decide(&new_set, ereport_on_violation, judge, own_reads);
+}
+
+/* guard_check for a later check of the statement: collect, then decide */
+static pg_noinline bool
+guard_check_more(List *rangeTable, bool ereport_on_violation, bool judge,
+				 bool own_reads)
+{
+	BtGuardSet	new_set;
+
+	set_init(&new_set, CurrentMemoryContext);
+	collect_rtable(&new_set, rangeTable);
+	return guard_decide(&new_set, ereport_on_violation, judge, own_reads);
+}
+
+/*
+ * The slow path: the statement touches a classified relation.  Collect its
+ * columns, combine them with what the statement (and, under scope =
+ * transaction, the transaction) already read and wrote, and decide.
+ * Returns true if the statement may proceed.  Without "judge" the columns
+ * are only noted (the guard is off, or this is a parallel worker's copy of
+ * a plan the leader judged); without "own_reads" they are not logged for
+ * biotoken.log_reads either (the leader logs them).
+ *
+ * Columns enter the statement set only once the check that saw them has
+ * passed.  The common check, the first of its statement, that combines
+ * nothing and has no biometric read to log, passes without a decision; its
+ * columns are collected straight into the (empty) statement set, where
+ * guard_decide would merge them unchanged.  Any other first check takes
+ * them back out before deciding, so that a refusal, or an error on the
+ * way, leaves the statement set empty as it was.
+ */
+static bool
+guard_check(List *rangeTable, bool ereport_on_violation, bool judge,
+			bool own_reads)
+{
+	int			read_cats;
+	int			write_cats;
+
+	if (stmt_cxt == NULL)
+		stmt_cxt = AllocSetContextCreate(TopMemoryContext,
+										 "biotoken guard statement",
+										 ALLOCSET_SMALL_SIZES);
+
+	if (stmt_dirty)
+		return guard_check_more(rangeTable, ereport_on_violation, judge,
+								own_reads);
+
+	/* a collection that failed half-way may have spilled */
+	if (stmt_set.spilled)
+		MemoryContextReset(stmt_cxt);
+	set_init(&stmt_set, stmt_cxt);
+	collect_rtable(&stmt_set, rangeTable);
+
+	read_cats = stmt_set.read_cats;
+	write_cats = stmt_set.write_cats;
+	if (bt_scope == BT_SCOPE_TRANSACTION && xact_set != NULL)
+	{
+		read_cats |= xact_set->read_cats;
+		write_cats |= xact_set->write_cats;
+	}
+	if (!(judge && combines(read_cats, write_cats)) &&
+		!(bt_log_reads && own_reads &&
+		  (stmt_set.read_cats & BT_CAT_BIOMETRIC)))
+	{
+		stmt_dirty = true;
+		note_transaction_columns(&stmt_set, judge);
+		return true;
+	}
+
+	/* a decision is needed: the columns have not passed yet */
+	return guard_check_first(ereport_on_violation, judge, own_reads);
 }
 
 
@@ -1512,7 +1622,8 @@ bt_planner(Query *parse, const char *query_string, int cursorOptions,
 	}
 	PG_END_TRY();
 
-	lineage_apply(target, lineage);
+	if (lineage != NIL)
+		lineage_apply(target, lineage);
 	return result;
 }
 

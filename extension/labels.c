@@ -29,10 +29,13 @@
  * Cache: one dynahash keyed by relid, in the "biotoken labels" context
  * under CacheMemoryContext.  An entry holds the relation's union and, for
  * classified relations only, one byte per attnum (category and source).
- * A cached lookup is one hash probe and allocates nothing.  Entries are
- * dropped by the relcache callback (per relid; InvalidOid drops all), and
- * entries that depend on the layout of a composite type also when that
- * type's relation or any pg_type row is invalidated.  Because pg_inherits
+ * A cached lookup is one hash probe, or a compare when the small memo in
+ * front of the hash remembers the relation, and allocates nothing; the
+ * guard gets a relation's categories and its columns' in one lookup
+ * (bt_labels_relation_lookup).  Entries are dropped by the relcache
+ * callback (per relid; InvalidOid drops all), and entries that depend on
+ * the layout of a composite type also when that type's relation or any
+ * pg_type row is invalidated.  Because pg_inherits
  * changes do not by themselves invalidate the descendants of the table
  * that was attached or detached, the object access hook does that.
  *
@@ -111,8 +114,10 @@ PG_FUNCTION_INFO_V1(biotoken_classified_columns_internal);
  */
 #define BT_TYPE_MAX_DEPTH	32
 
-/* One byte per attnum in a cache entry: category bit and source. */
-#define BT_ATT_CAT_MASK		0x07
+/*
+ * One byte per attnum in a cache entry: category bit (the low bits, read
+ * with BT_LABELS_ATT_CATEGORY, see labels.h) and source.
+ */
 #define BT_ATT_SRC_SHIFT	4
 
 typedef enum BtSource
@@ -123,7 +128,7 @@ typedef enum BtSource
 	BT_SRC_INHERITED = 3		/* a label of an ancestor's column */
 } BtSource;
 
-#define BT_ATT_CAT(b)	((b) & BT_ATT_CAT_MASK)
+#define BT_ATT_CAT(b)	BT_LABELS_ATT_CATEGORY(b)
 #define BT_ATT_SRC(b)	((BtSource) ((b) >> BT_ATT_SRC_SHIFT))
 
 /* Layout of biotoken.label_lineage (see biotoken--1.0.sql). */
@@ -189,6 +194,18 @@ static uint32 biometric_oid_hash = 0;
 
 /* Bumped by every invalidation callback; see fetch_entry(). */
 static uint64 inval_count = 0;
+
+/*
+ * A small direct-mapped memo in front of rel_hash: the entry last found for
+ * a relid in each slot, so that the guard's per-statement lookups of the
+ * same few relations cost a compare instead of a dynahash probe.  A slot
+ * holds a pointer into rel_hash; every path that removes entries clears the
+ * whole memo (forget_memo), so a slot never outlives its entry.  Entries
+ * never move while they are in the table (dynahash links elements, it does
+ * not copy them), and only removal frees them.
+ */
+#define BT_MEMO_SLOTS	16		/* a power of 2 */
+static BtRelEntry *memo[BT_MEMO_SLOTS];
 
 static object_access_hook_type prev_object_access = NULL;
 
@@ -334,6 +351,41 @@ ensure_cache(void)
 	}
 }
 
+/* Forget the memo; called before any entry is removed or freed. */
+static inline void
+forget_memo(void)
+{
+	memset(memo, 0, sizeof(memo));
+}
+
+/* The memo missed: probe the hash table and remember what it found. */
+static pg_noinline BtRelEntry *
+lookup_hashed(Oid relid)
+{
+	BtRelEntry *entry;
+
+	if (rel_hash == NULL)
+		return NULL;
+	entry = hash_search(rel_hash, &relid, HASH_FIND, NULL);
+	if (entry != NULL)
+		memo[relid & (BT_MEMO_SLOTS - 1)] = entry;
+	return entry;
+}
+
+/*
+ * The cached entry of relid, or NULL if it is not in the cache.  Does no
+ * catalog access and allocates nothing.
+ */
+static inline BtRelEntry *
+lookup_cached(Oid relid)
+{
+	BtRelEntry *entry = memo[relid & (BT_MEMO_SLOTS - 1)];
+
+	if (likely(entry != NULL && entry->relid == relid))
+		return entry;
+	return lookup_hashed(relid);
+}
+
 /*
  * Forget everything.  The hash tables live in child contexts of
  * labels_cxt, so resetting it frees them and every attcats array.
@@ -341,6 +393,7 @@ ensure_cache(void)
 static void
 reset_cache(void)
 {
+	forget_memo();
 	rel_hash = NULL;
 	composite_hash = NULL;
 	n_composite_entries = 0;
@@ -356,6 +409,7 @@ remove_entry(Oid relid)
 
 	if (rel_hash == NULL)
 		return;
+	forget_memo();
 	entry = hash_search(rel_hash, &relid, HASH_REMOVE, NULL);
 	if (entry == NULL)
 		return;
@@ -375,6 +429,7 @@ remove_composite_entries(void)
 	/* the common case: a pg_type invalidation and no such entry */
 	if (rel_hash == NULL || n_composite_entries == 0)
 		return;
+	forget_memo();
 	hash_seq_init(&status, rel_hash);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
@@ -854,12 +909,9 @@ fetch_entry(Oid relid, BtRelEntry *scratch)
 	uint8	   *attcats = NULL;
 	ListCell   *lc;
 
-	if (rel_hash != NULL)
-	{
-		entry = hash_search(rel_hash, &relid, HASH_FIND, NULL);
-		if (entry != NULL)
-			return entry;
-	}
+	entry = lookup_cached(relid);
+	if (likely(entry != NULL))
+		return entry;
 
 	buildcxt = AllocSetContextCreate(CurrentMemoryContext,
 									 "biotoken labels build",
@@ -906,6 +958,7 @@ fetch_entry(Oid relid, BtRelEntry *scratch)
 	if (found)
 	{
 		/* not reached (we probed first), but never leak the old one */
+		forget_memo();
 		if (entry->composite_dep)
 			n_composite_entries--;
 		if (entry->attcats != NULL)
@@ -923,6 +976,30 @@ fetch_entry(Oid relid, BtRelEntry *scratch)
 }
 
 /*
+ * What bt_labels_relation_lookup says for a relation not in the cache (out
+ * of line, so that the cached path has no stack frame to guard).
+ */
+static pg_noinline void
+lookup_uncached(Oid relid, BtLabelsRelation *rel)
+{
+	BtRelEntry	scratch;
+	BtRelEntry *entry = fetch_entry(relid, &scratch);
+
+	rel->categories = entry->categories;
+	rel->natts = entry->natts;
+	rel->attcats = entry->attcats;
+}
+
+/* The same for bt_labels_relation_categories. */
+static pg_noinline int
+categories_uncached(Oid relid)
+{
+	BtRelEntry	scratch;
+
+	return fetch_entry(relid, &scratch)->categories;
+}
+
+/*
  * bt_labels_relation_categories
  *		The union of the categories of relid's columns (BtCategory bits),
  *		0 for an unclassified relation, a catalog, or one that does not
@@ -934,18 +1011,52 @@ int
 bt_labels_relation_categories(Oid relid)
 {
 	BtRelEntry *entry;
-	BtRelEntry	scratch;
 
 	if (relid < FirstNormalObjectId)
 		return 0;
-	if (likely(rel_hash != NULL))
+	entry = lookup_cached(relid);
+	if (likely(entry != NULL))
+		return entry->categories;
+	return categories_uncached(relid);
+}
+
+/*
+ * bt_labels_relation_lookup
+ *		The categories of relid and of its columns, in one lookup: what
+ *		bt_labels_relation_categories and bt_labels_column_category say,
+ *		for the guard's per-statement path.  rel->attcats[attnum - 1] holds
+ *		the category of each column 1..rel->natts (see
+ *		BT_LABELS_ATT_CATEGORY) and is NULL when no column is classified.
+ *		A column past natts may be newer than the cache entry: ask
+ *		bt_labels_column_category for it.
+ *
+ *		rel->attcats points into the cache (or, when the entry could not be
+ *		cached, into the caller's memory context): it is valid only until
+ *		the next call into labels.c or the next catalog access, either of
+ *		which may process invalidations.  A cached lookup costs a compare
+ *		or a hash probe and allocates nothing.
+ */
+void
+bt_labels_relation_lookup(Oid relid, BtLabelsRelation *rel)
+{
+	BtRelEntry *entry;
+
+	if (relid < FirstNormalObjectId)
 	{
-		entry = hash_search(rel_hash, &relid, HASH_FIND, NULL);
-		if (likely(entry != NULL))
-			return entry->categories;
+		rel->categories = 0;
+		rel->natts = 0;
+		rel->attcats = NULL;
+		return;
 	}
-	entry = fetch_entry(relid, &scratch);
-	return entry->categories;
+	entry = lookup_cached(relid);
+	if (unlikely(entry == NULL))
+	{
+		lookup_uncached(relid, rel);
+		return;
+	}
+	rel->categories = entry->categories;
+	rel->natts = entry->natts;
+	rel->attcats = entry->attcats;
 }
 
 /*
@@ -1506,7 +1617,7 @@ has_biotoken_label(Oid relid, int32 subid)
  * row exists only while the column has a label, so the common case costs
  * one pg_seclabel probe.
  */
-static void
+static pg_noinline void
 forget_dropped(Oid relid, int32 subid)
 {
 	Oid			lineage_oid;
@@ -1558,7 +1669,7 @@ inherits_from(Oid child, Oid parent)
  * and detaching a partition must not be a way to declassify it without
  * biotoken_admin.  An admin can remove them afterwards.
  */
-static void
+static pg_noinline void
 inheritance_changed(Oid child, Oid parent)
 {
 	BtResolved	res;
@@ -1608,6 +1719,13 @@ bt_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (prev_object_access)
 		prev_object_access(access, classId, objectId, subId, arg);
 
+	/*
+	 * The hook also runs for every function an executor initialises
+	 * (OAT_FUNCTION_EXECUTE): return at once for what is not ours.  The two
+	 * handlers are out of line, so that this costs no stack frame.
+	 */
+	if (access != OAT_DROP && access != OAT_POST_ALTER)
+		return;
 	if (IsBinaryUpgrade)
 		return;
 
