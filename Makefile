@@ -39,6 +39,10 @@ else
 include $(PGXS)
 endif
 
+# PGXS tracks no header dependencies without --enable-depend: rebuild
+# every object when any header changes (there are few, and they are small).
+$(OBJS): $(wildcard extension/*.h)
+
 # PGXS installs $(EXTENSION).control from the top level.
 $(EXTENSION).control: extension/$(EXTENSION).control
 	cp $< $@
