@@ -552,7 +552,10 @@ bt_audit_chain_append(BtAuditEntry **entries, int n,
 
 		rel = table_open(relid, RowExclusiveLock);
 		if (RelationGetDescr(rel)->natts != NCOLS)
-			elog(ERROR, "biotoken.access_log does not have the expected columns");
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("biotoken.access_log does not have the expected columns"),
+					 errhint("The table was altered; reinstall the extension's definition of it.")));
 		appender_begin(&ap, rel);
 		for (i = 0; i < n; i++)
 		{

@@ -1272,13 +1272,19 @@ check_lineage_layout(Relation rel)
 	int			i;
 
 	if (desc->natts != Natts_bt_lineage)
-		elog(ERROR, "biotoken.label_lineage has %d columns, expected %d",
-			 desc->natts, Natts_bt_lineage);
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("biotoken.label_lineage has %d columns, expected %d",
+						desc->natts, Natts_bt_lineage),
+				 errhint("The table was altered; reinstall the extension's definition of it.")));
 	for (i = 0; i < Natts_bt_lineage; i++)
 		if (TupleDescAttr(desc, i)->attisdropped ||
 			TupleDescAttr(desc, i)->atttypid != types[i])
-			elog(ERROR, "column %d of biotoken.label_lineage has an unexpected type",
-				 i + 1);
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("column %d of biotoken.label_lineage has an unexpected type",
+							i + 1),
+					 errhint("The table was altered; reinstall the extension's definition of it.")));
 }
 
 /*
