@@ -615,6 +615,24 @@ typedef struct BtTaken
 static BtTaken *taken = NULL;
 static int	ntaken = 0;
 
+/*
+ * The waiter of the i-th record of the current batch, if it is still
+ * waiting for that record (it may have given up and withdrawn); lock held.
+ */
+static BtAuditWaiter *
+taken_waiter(int i)
+{
+	BtAuditWaiter *w;
+
+	if (taken[i].procno < 0)
+		return NULL;
+	w = &bt_audit_shared->waiters[taken[i].procno];
+	if (w->queue == writer_queue && w->seq == taken[i].seq &&
+		w->state == BT_WAIT_TAKEN)
+		return w;
+	return NULL;
+}
+
 /* tell every waiter of the current batch that it failed; lock held */
 static void
 fail_taken(void)
@@ -623,13 +641,9 @@ fail_taken(void)
 
 	for (i = 0; i < ntaken; i++)
 	{
-		BtAuditWaiter *w;
+		BtAuditWaiter *w = taken_waiter(i);
 
-		if (taken[i].procno < 0)
-			continue;
-		w = &bt_audit_shared->waiters[taken[i].procno];
-		if (w->queue == writer_queue && w->seq == taken[i].seq &&
-			w->state == BT_WAIT_TAKEN)
+		if (w != NULL)
 		{
 			w->state = BT_WAIT_FAILED;
 			ConditionVariableSignal(&w->cv);
@@ -779,13 +793,9 @@ write_batch(void)
 	}
 	for (i = 0; i < ntaken; i++)
 	{
-		BtAuditWaiter *w;
+		BtAuditWaiter *w = taken_waiter(i);
 
-		if (taken[i].procno < 0)
-			continue;
-		w = &bt_audit_shared->waiters[taken[i].procno];
-		if (w->queue == writer_queue && w->seq == taken[i].seq &&
-			w->state == BT_WAIT_TAKEN)
+		if (w != NULL)
 		{
 			w->state = BT_WAIT_DONE;
 			w->log_id = results[i].id;
