@@ -45,8 +45,12 @@ tap_is "$(bt_psql -d test_dst -Atc "$bin_sum")" "$src_bin" \
 tap_is "$(bt_psql -d test_dst -Atc 'SELECT count(*) FROM test_people
                                     WHERE biometric_verify(face, test_embedding(id))')" \
     "100" "every restored template verifies against its own embedding"
+# test_embedding(id) and (id + 1) reach a cosine of 0.22 for some ids
+# (expected distance 0.43); at the default threshold 0.38 a random test key
+# makes such a pair match in about one run in twenty.  0.30 keeps four
+# standard deviations of margin; what is tested is the restore.
 tap_is "$(bt_psql -d test_dst -Atc 'SELECT count(*) FROM test_people
-                                    WHERE biometric_verify(face, test_embedding(id + 1))')" \
+                                    WHERE biometric_verify(face, test_embedding(id + 1), 0.30)')" \
     "0" "no restored template verifies against another person's embedding"
 
 # COPY through the client, as an application or a DBA would.
