@@ -5,7 +5,13 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" extension/$(E
 
 MODULE_big = biotoken
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard extension/*.c)))
-DATA = $(sort $(wildcard extension/$(EXTENSION)--*.sql))
+# The install script of the current version is generated: the 1.0 script
+# followed by every update script up to it (as pgvector generates its
+# versioned script), so a fresh install and an update run the same SQL.
+EXT_UPDATES = $(sort $(wildcard extension/$(EXTENSION)--*--*.sql))
+EXT_SCRIPT = extension/$(EXTENSION)--$(EXTVERSION).sql
+DATA_built = $(EXT_SCRIPT)
+DATA = extension/$(EXTENSION)--1.0.sql $(EXT_UPDATES)
 PGFILEDESC = "biotoken - field-level biometric tokenization"
 
 PG_CPPFLAGS = -I$(srcdir)/extension
@@ -25,7 +31,7 @@ REGRESS_OPTS = --inputdir=.
 # keep last: it installs the extension afresh in a database of its own
 REGRESS += upgrade
 
-EXTRA_CLEAN = $(EXTENSION).control results/ regression.diffs regression.out
+EXTRA_CLEAN = $(EXTENSION).control $(EXT_SCRIPT) results/ regression.diffs regression.out
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
@@ -48,6 +54,9 @@ $(EXTENSION).control: extension/$(EXTENSION).control
 	cp $< $@
 
 all: $(EXTENSION).control
+
+$(EXT_SCRIPT): extension/$(EXTENSION)--1.0.sql $(EXT_UPDATES)
+	cat $^ > $@
 
 .PHONY: test demo fuzz print-regress print-version
 

@@ -32,7 +32,7 @@ PG_MODULE_MAGIC;
 
 PG_FUNCTION_INFO_V1(biotoken_library_version);
 
-#define BT_LIBRARY_VERSION	"1.0"
+#define BT_LIBRARY_VERSION	"1.1"
 
 bool		bt_preloaded = false;
 

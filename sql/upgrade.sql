@@ -9,9 +9,9 @@ SET client_min_messages = warning;
 CREATE EXTENSION biotoken VERSION '1.0';
 SELECT extversion FROM pg_extension WHERE extname = 'biotoken';
 
--- step by step to the newest version (1.0 is the first release: each new
--- version adds an ALTER EXTENSION ... UPDATE TO line here)
-ALTER EXTENSION biotoken UPDATE;
+-- step by step to the newest version (each new version adds an
+-- ALTER EXTENSION ... UPDATE TO line here)
+ALTER EXTENSION biotoken UPDATE TO '1.1';
 SELECT extversion FROM pg_extension WHERE extname = 'biotoken';
 SELECT biotoken.library_version() = extversion AS library_matches_sql
   FROM pg_extension WHERE extname = 'biotoken';
