@@ -94,3 +94,36 @@ CREATE FUNCTION @extschema@.biometric_info(t @extschema@.biometric,
 	LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.biometric_info(@extschema@.biometric) IS
 	'format version, mask key id, dimensions, bit count, model profile and projection key id of a template';
+
+-- Grant history for auditors: every grant ever given, with its state and
+-- how often it let a statement through, without reconstructing it from
+-- the access log.  Grant-related log rows are found through a partial
+-- index (the rows without a grant, most of the log, are not in it).
+CREATE INDEX access_log_grant_id ON biotoken.access_log (grant_id)
+	WHERE grant_id IS NOT NULL;
+
+CREATE VIEW biotoken.grant_history AS
+	SELECT g.grant_id, g.grantee, g.grantor, g.purpose, g.relations,
+		   g.granted_at, g.expires_at, g.revoked_at, g.revoked_by,
+		   CASE
+			   WHEN g.revoked_at IS NOT NULL THEN 'revoked'
+			   WHEN g.expires_at OPERATOR(pg_catalog.<=) pg_catalog.clock_timestamp() THEN 'expired'
+			   ELSE 'active'
+		   END AS state,
+		   u.uses, u.first_used, u.last_used
+	  FROM biotoken.audit_grants g
+	  LEFT JOIN LATERAL (
+		  SELECT pg_catalog.count(*) AS uses,
+				 pg_catalog.min(l.logged_at) AS first_used,
+				 pg_catalog.max(l.logged_at) AS last_used
+			FROM biotoken.access_log l
+		   WHERE l.grant_id OPERATOR(pg_catalog.=) g.grant_id
+			 AND l.event OPERATOR(pg_catalog.=) 'allowed') u ON true;
+COMMENT ON VIEW biotoken.grant_history IS
+	'every audit grant (active, expired or revoked) and how often it let a statement through; for biotoken_auditor and biotoken_admin';
+COMMENT ON COLUMN biotoken.grant_history.state IS
+	'active, expired or revoked, now';
+COMMENT ON COLUMN biotoken.grant_history.uses IS
+	'statements (and cursor fetches) the grant let through: its "allowed" rows in biotoken.access_log';
+REVOKE ALL ON biotoken.grant_history FROM PUBLIC;
+GRANT SELECT ON biotoken.grant_history TO biotoken_auditor, biotoken_admin;
