@@ -30,7 +30,8 @@ REGRESS += discover
 REGRESS += template_index
 REGRESS_OPTS = --inputdir=.
 
-# keep last: it installs the extension afresh in a database of its own
+# own databases: what DROP EXTENSION leaves; keep upgrade last
+REGRESS += uninstall
 REGRESS += upgrade
 
 EXTRA_CLEAN = $(EXTENSION).control $(EXT_SCRIPT) results/ regression.diffs regression.out
