@@ -26,6 +26,8 @@ REGRESS += guard_paths grants
 REGRESS += audit_log
 REGRESS += discover
 REGRESS += template_index
+# guard (issue 9): one boundary per file
+REGRESS += guard_cursors
 REGRESS_OPTS = --inputdir=.
 
 # keep last: it installs the extension afresh in a database of its own
