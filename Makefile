@@ -28,6 +28,8 @@ REGRESS += guard_paths grants
 REGRESS += audit_log
 REGRESS += discover
 REGRESS += template_index
+# guard (issue 9): one boundary per file
+REGRESS += guard_cursors
 REGRESS_OPTS = --inputdir=.
 
 # own databases: what DROP EXTENSION leaves; keep upgrade last
