@@ -20,6 +20,8 @@ SHLIB_LINK = -lcrypto
 
 # pg_regress tests, in order (sql/NAME.sql, expected/NAME.out)
 REGRESS = setup gucs template_io template_match
+# a newcomer's first week (issue #15)
+REGRESS += template_typmod grant_history
 # (other modules append their tests here)
 REGRESS += labels
 REGRESS += guard_paths grants
@@ -30,7 +32,8 @@ REGRESS += template_index
 REGRESS += projection_cache secrets_checks
 REGRESS_OPTS = --inputdir=.
 
-# keep last: it installs the extension afresh in a database of its own
+# own databases: what DROP EXTENSION leaves; keep upgrade last
+REGRESS += uninstall
 REGRESS += upgrade
 
 EXTRA_CLEAN = $(EXTENSION).control $(EXT_SCRIPT) results/ regression.diffs regression.out
