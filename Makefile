@@ -30,6 +30,8 @@ REGRESS += discover
 REGRESS += template_index
 # guard (issue 9): one boundary per file
 REGRESS += guard_cursors
+# secrets: bounded per-backend memory, no secret in logs or plans
+REGRESS += projection_cache secrets_checks
 REGRESS_OPTS = --inputdir=.
 
 # own databases: what DROP EXTENSION leaves; keep upgrade last
@@ -49,6 +51,13 @@ endif
 else
 include $(PGXS)
 endif
+
+# redact.c recognises biotoken's own error reports by their source file
+# (ErrorData.filename, a base name, which also crosses from parallel
+# workers to the leader): every file of extension/ but guc.c, which
+# raises nothing and shares its name with PostgreSQL's.
+BT_REPORTING_FILES = $(filter-out guc.c,$(notdir $(wildcard extension/*.c)))
+extension/redact.o extension/redact.bc: override CPPFLAGS += -DBT_SOURCE_FILES='$(foreach f,$(BT_REPORTING_FILES),"$(f)",)'
 
 # PGXS tracks no header dependencies without --enable-depend: rebuild
 # every object when any header changes (there are few, and they are small).

@@ -423,10 +423,34 @@ fill_context(const BtAuditRecord *rec, bool with_statement, BtAuditContext *cx)
 }
 
 /*
- * Pack a record into one palloc'd entry.  The statement is cut to
- * BT_AUDIT_MAX_STATEMENT bytes (at a character boundary) and, if the entry
- * would still not fit the queue, to less; the full normalized statement
- * still goes to the server log.
+ * cx->detail (canonical jsonb text, or NULL) with "columns_omitted" and
+ * "columns_total" added, canonical again; palloc'd in the current context.
+ */
+static char *
+detail_with_omitted(const char *detail, int omitted, int total)
+{
+	char	   *extra = psprintf("{\"columns_omitted\": %d, \"columns_total\": %d}",
+								 omitted, total);
+	Datum		jb = DirectFunctionCall1(jsonb_in, CStringGetDatum(extra));
+	Jsonb	   *res;
+
+	if (detail != NULL)
+		jb = DirectFunctionCall2(jsonb_concat,
+								 DirectFunctionCall1(jsonb_in, CStringGetDatum(detail)),
+								 jb);
+	res = DatumGetJsonbP(jb);
+	return JsonbToCString(NULL, &res->root, VARSIZE(res));
+}
+
+/*
+ * Pack a record into one palloc'd entry of at most BT_AUDIT_MAX_ENTRY
+ * bytes.  The statement is cut to BT_AUDIT_MAX_STATEMENT bytes (at a
+ * character boundary) and, if the entry would still not fit the queue, to
+ * less, down to 1 kB; then the column list is cut, keeping its first
+ * columns, and detail gets "columns_omitted" and "columns_total".  The
+ * categories are always kept.  A record is never dropped for its size: a
+ * refusal must be recorded.  The server-log line still gets the full
+ * statement and column list.
  */
 static BtAuditEntry *
 pack_entry(const BtAuditRecord *rec, const BtAuditContext *cx)
@@ -434,8 +458,11 @@ pack_entry(const BtAuditRecord *rec, const BtAuditContext *cx)
 	StringInfoData buf;
 	BtAuditEntry hdr;
 	char	   *statement = cx->statement;
+	char	   *detail = cx->detail;
 	int			stmt_limit = BT_AUDIT_MAX_STATEMENT;
-	ListCell   *lc;
+	int			ncolumns = list_length(rec->columns);
+	int			keep = ncolumns;
+	int			i;
 
 	for (;;)
 	{
@@ -456,7 +483,7 @@ pack_entry(const BtAuditRecord *rec, const BtAuditContext *cx)
 		hdr.backend_pid = MyProcPid;
 		hdr.logged_at = cx->logged_at;
 		hdr.query_id = (int64) cx->query_id;
-		hdr.ncolumns = list_length(rec->columns);
+		hdr.ncolumns = keep;
 		hdr.procno = BT_MY_PROCNO;
 
 		initStringInfo(&buf);
@@ -469,23 +496,29 @@ pack_entry(const BtAuditRecord *rec, const BtAuditContext *cx)
 		pack_string(&buf, cx->client_addr);
 		pack_string(&buf, cx->application_name);
 		pack_string(&buf, statement);
-		pack_string(&buf, cx->detail);
-		foreach(lc, rec->columns)
-			pack_string(&buf, (const char *) lfirst(lc));
+		pack_string(&buf, detail);
+		for (i = 0; i < keep; i++)
+			pack_string(&buf, (const char *) list_nth(rec->columns, i));
 		while (buf.len % MAXIMUM_ALIGNOF != 0)
 			appendStringInfoChar(&buf, '\0');
 
 		if (buf.len <= BT_AUDIT_MAX_ENTRY)
 			break;
-		if (statement == NULL || stmt_limit <= 1024)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("statement refused: its access-log record is too large"),
-					 errdetail("The record would take %d bytes; at most %d fit in the access-log queue.",
-							   buf.len, BT_AUDIT_MAX_ENTRY),
-					 errhidestmt(true)));
-		stmt_limit /= 2;
 		pfree(buf.data);
+		if (statement != NULL && stmt_limit > 1024)
+		{
+			stmt_limit /= 2;
+			continue;
+		}
+		if (keep == 0)
+			/* user names, addresses and a 1 kB statement fit in 64 kB */
+			elog(ERROR, "access-log record of %d bytes does not fit the queue",
+				 buf.len);
+		/* keep the share of the columns that fits, and room for detail */
+		keep = (int) ((int64) keep * (BT_AUDIT_MAX_ENTRY - 512) / buf.len);
+		if (keep >= ncolumns)
+			keep = ncolumns - 1;
+		detail = detail_with_omitted(cx->detail, ncolumns - keep, ncolumns);
 	}
 
 	((BtAuditEntry *) buf.data)->len = buf.len;
@@ -855,14 +888,19 @@ log_place(void)
  * ----------------------------------------------------------------
  */
 
-/* append s as a double-quoted value on one line */
+/*
+ * Append s to buf escaped so that it stays on one line and cannot end its
+ * field: backslash, double quote and every control character are written
+ * as backslash escapes (\n, \r, \t, \xNN).
+ */
 static void
-append_quoted(StringInfo buf, const char *s)
+append_escaped(StringInfo buf, const char *s)
 {
-	appendStringInfoChar(buf, '"');
 	for (; *s; s++)
 	{
-		switch (*s)
+		unsigned char c = (unsigned char) *s;
+
+		switch (c)
 		{
 			case '"':
 				appendStringInfoString(buf, "\\\"");
@@ -880,10 +918,47 @@ append_quoted(StringInfo buf, const char *s)
 				appendStringInfoString(buf, "\\t");
 				break;
 			default:
-				appendStringInfoChar(buf, *s);
+				if (c < 0x20 || c == 0x7f)
+					appendStringInfo(buf, "\\x%02x", c);
+				else
+					appendStringInfoChar(buf, (char) c);
 		}
 	}
+}
+
+/* append s as a double-quoted value on one line */
+static void
+append_quoted(StringInfo buf, const char *s)
+{
 	appendStringInfoChar(buf, '"');
+	append_escaped(buf, s);
+	appendStringInfoChar(buf, '"');
+}
+
+/*
+ * Append a column name as an element of the {...} list: as it is when it
+ * holds only characters that cannot end an element or a line, else
+ * double-quoted and escaped (as array_out quotes, plus the escapes of
+ * append_escaped).
+ */
+static void
+append_list_element(StringInfo buf, const char *s)
+{
+	const char *p;
+	bool		plain = (*s != '\0');
+
+	for (p = s; *p && plain; p++)
+	{
+		unsigned char c = (unsigned char) *p;
+
+		if (c <= 0x20 || c == 0x7f || c == '{' || c == '}' || c == ',' ||
+			c == '"' || c == '\\')
+			plain = false;
+	}
+	if (plain)
+		appendStringInfoString(buf, s);
+	else
+		append_quoted(buf, s);
 }
 
 /*
@@ -958,7 +1033,7 @@ server_log_line(const BtAuditRecord *rec, const BtAuditContext *cx,
 		{
 			if (!first)
 				appendStringInfoChar(&buf, ',');
-			appendStringInfoString(&buf, (const char *) lfirst(lc));
+			append_list_element(&buf, (const char *) lfirst(lc));
 			first = false;
 		}
 		appendStringInfoChar(&buf, '}');

@@ -27,6 +27,7 @@
 #include "guc.h"
 #include "keys.h"
 #include "labels.h"
+#include "redact.h"
 
 PG_MODULE_MAGIC;
 
@@ -72,6 +73,12 @@ _PG_init(void)
 	 * callbacks; audit grants need no initialisation of their own.
 	 */
 	bt_guard_init();
+
+	/*
+	 * Error reports: hide the statement of biotoken's errors, redact
+	 * constraint details of classified relations (redact.c).
+	 */
+	bt_redact_init();
 
 	/*
 	 * 5. last: the access log.  Its hooks must be the outermost ones
