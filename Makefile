@@ -26,6 +26,8 @@ REGRESS += guard_paths grants
 REGRESS += audit_log
 REGRESS += discover
 REGRESS += template_index
+# hardening (issue #10): what each role can and cannot do, as non-superusers
+REGRESS += roles_owner
 REGRESS_OPTS = --inputdir=.
 
 # keep last: it installs the extension afresh in a database of its own

@@ -94,6 +94,7 @@
 
 #include "audit.h"
 #include "biotoken.h"
+#include "catalog.h"
 #include "labels.h"
 
 PG_FUNCTION_INFO_V1(biotoken_classified_columns_internal);
@@ -1250,14 +1251,8 @@ invalidate_relation_tree(Oid relid)
 static Oid
 lineage_table_oid(void)
 {
-	Oid			nspid;
-
-	if (!OidIsValid(get_extension_oid(BT_EXTENSION_NAME, true)))
-		return InvalidOid;
-	nspid = get_namespace_oid(BT_SCHEMA, true);
-	if (!OidIsValid(nspid))
-		return InvalidOid;
-	return get_relname_relid(BT_LINEAGE_TABLE, nspid);
+	/* by extension membership, never by name (catalog.c) */
+	return bt_catalog_relid(BT_CATALOG_LABEL_LINEAGE);
 }
 
 /* Refuse to touch a lineage table whose layout this library does not know. */
