@@ -20,6 +20,8 @@ SHLIB_LINK = -lcrypto
 
 # pg_regress tests, in order (sql/NAME.sql, expected/NAME.out)
 REGRESS = setup gucs template_io template_match
+# a newcomer's first week (issue #15)
+REGRESS += template_typmod grant_history
 # (other modules append their tests here)
 REGRESS += labels
 REGRESS += guard_paths grants
