@@ -543,7 +543,7 @@ ensure_writer(int qi)
 			q->writer_state = BT_WRITER_NONE;
 		LWLockRelease(bt_audit_shared->lock);
 		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				(errcode(BT_ERRCODE_LOG_UNAVAILABLE),
 				 errmsg("statement refused: the access log could not be written"),
 				 errdetail("The biotoken access-log writer could not be started."),
 				 errhint("Raise max_worker_processes: every database that writes to the access log needs one background worker."),
@@ -625,7 +625,7 @@ static void
 throw_not_committed(const char *why)
 {
 	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			(errcode(BT_ERRCODE_LOG_UNAVAILABLE),
 			 errmsg("statement refused: the access log could not be written"),
 			 errdetail("%s", why),
 			 errhint("biotoken refuses what it cannot log.  Check the server log for the biotoken access-log writer, and that biotoken.access_log is not locked."),
