@@ -28,10 +28,28 @@ REGRESS += guard_paths grants
 REGRESS += audit_log
 REGRESS += discover
 REGRESS += template_index
+# One line per concern, each between comments, so that parallel work
+# merges without conflicts: add your tests to your own line.
 # guard (issue 9): one boundary per file
-REGRESS += guard_cursors
-# secrets: bounded per-backend memory, no secret in logs or plans
-REGRESS += projection_cache secrets_checks
+REGRESS_GUARD = guard_cursors
+#
+# secrets (issue 16): bounded per-backend memory, no secret in logs or plans
+REGRESS_SECRETS = projection_cache secrets_checks
+#
+# hardening (issue 10): what each role can and cannot do, as non-superusers
+REGRESS_HARDEN = roles_owner
+#
+# access log (issue 11)
+REGRESS_AUDITLOG =
+#
+# identification at scale (issue 14)
+REGRESS_SCALE =
+#
+# versions (issue 13)
+REGRESS_VERSIONS =
+#
+REGRESS += $(REGRESS_GUARD) $(REGRESS_SECRETS) $(REGRESS_HARDEN) \
+	$(REGRESS_AUDITLOG) $(REGRESS_SCALE) $(REGRESS_VERSIONS)
 REGRESS_OPTS = --inputdir=.
 
 # own databases: what DROP EXTENSION leaves; keep upgrade last

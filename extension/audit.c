@@ -77,6 +77,7 @@
 
 #include "audit.h"
 #include "biotoken.h"
+#include "catalog.h"
 #include "compat.h"
 #include "guc.h"
 #include "labels.h"
@@ -854,7 +855,6 @@ typedef enum BtLogPlace
 static BtLogPlace
 log_place(void)
 {
-	Oid			nspid;
 	Oid			relid;
 	HeapTuple	tup;
 	BtLogPlace	place = BT_LOG_NONE;
@@ -863,13 +863,10 @@ log_place(void)
 		return BT_LOG_NONE;
 
 	/*
-	 * The table, not pg_extension: both lookups are syscache probes, which
+	 * By extension membership, never by name (catalog.c); cached, which
 	 * matters with biotoken.log_reads on.
 	 */
-	nspid = get_namespace_oid(BT_SCHEMA, true);
-	if (!OidIsValid(nspid))
-		return BT_LOG_NONE;
-	relid = get_relname_relid("access_log", nspid);
+	relid = bt_catalog_relid(BT_CATALOG_ACCESS_LOG);
 	if (!OidIsValid(relid))
 		return BT_LOG_NONE;
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));

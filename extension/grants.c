@@ -54,6 +54,7 @@
 
 #include "audit.h"
 #include "biotoken.h"
+#include "catalog.h"
 #include "grants.h"
 #include "guc.h"
 
@@ -112,15 +113,14 @@ grant_is_void(Oid grantor, Oid grantee)
 	return grantor == grantee || is_member_of_role_nosuper(grantor, grantee);
 }
 
-/* the OID of biotoken.audit_grants, or InvalidOid without the extension */
+/*
+ * the OID of biotoken.audit_grants, or InvalidOid without the extension;
+ * found by extension membership (catalog.c), never by name
+ */
 static Oid
 grants_table_oid(void)
 {
-	Oid			nsp = get_namespace_oid(BT_SCHEMA, true);
-
-	if (!OidIsValid(nsp))
-		return InvalidOid;
-	return get_relname_relid("audit_grants", nsp);
+	return bt_catalog_relid(BT_CATALOG_AUDIT_GRANTS);
 }
 
 /* append s to buf as a JSON string, or null */
