@@ -52,6 +52,8 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "executor/executor.h"
@@ -66,6 +68,7 @@
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
@@ -853,23 +856,19 @@ typedef enum BtLogPlace
 } BtLogPlace;
 
 static BtLogPlace
-log_place(void)
+log_place(Oid *relid, Oid *owner)
 {
-	Oid			relid;
 	HeapTuple	tup;
 	BtLogPlace	place = BT_LOG_NONE;
 
 	if (!OidIsValid(MyDatabaseId) || !IsTransactionState())
 		return BT_LOG_NONE;
 
-	/*
-	 * By extension membership, never by name (catalog.c); cached, which
-	 * matters with biotoken.log_reads on.
-	 */
-	relid = bt_catalog_relid(BT_CATALOG_ACCESS_LOG);
-	if (!OidIsValid(relid))
+	/* the extension's member, never a table found by name */
+	*relid = bt_audit_log_find(owner);
+	if (!OidIsValid(*relid))
 		return BT_LOG_NONE;
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(*relid));
 	if (HeapTupleIsValid(tup))
 	{
 		place = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)) ?
@@ -1069,6 +1068,8 @@ audit_write(const BtAuditRecord *rec, bool with_statement)
 	BtAuditEntry *e;
 	BtAuditAnchor row;
 	BtLogPlace	place;
+	Oid			relid = InvalidOid;
+	Oid			owner = InvalidOid;
 	const char *failure = NULL;
 	bool		queued_only = false;
 
@@ -1079,7 +1080,7 @@ audit_write(const BtAuditRecord *rec, bool with_statement)
 
 	fill_context(rec, with_statement, &cx);
 	memset(&row, 0, sizeof(row));
-	place = log_place();
+	place = log_place(&relid, &owner);
 
 	if (place != BT_LOG_NONE)
 	{
@@ -1091,7 +1092,7 @@ audit_write(const BtAuditRecord *rec, bool with_statement)
 			 * row in it, with the same chain code as the writer.  It commits
 			 * or rolls back with the table it is in.
 			 */
-			bt_audit_chain_append(&e, 1, NULL, &row);
+			bt_audit_chain_append(relid, owner, &e, 1, NULL, &row);
 		}
 		else if (rec->event == BT_EVENT_READ)
 		{
@@ -1407,10 +1408,87 @@ database_needing_writer_gone(Node *stmt)
 	}
 }
 
+/* the current user may create databases (PostgreSQL's own test) */
+static bool
+may_create_databases(void)
+{
+	HeapTuple	tup;
+	bool		result = false;
+
+	if (superuser())
+		return true;
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
+	if (HeapTupleIsValid(tup))
+	{
+		result = ((Form_pg_authid) GETSTRUCT(tup))->rolcreatedb;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/*
+ * Whether the current user passes PostgreSQL's privilege checks for the
+ * DBA operation stmt on database dboid (see database_needing_writer_gone):
+ * only then may it hold the database and ask its writer to leave.  A role
+ * without those rights would otherwise stop the writer of any database
+ * just by trying; PostgreSQL refuses it later, and says why.
+ */
+static bool
+may_run_dba_operation(Node *stmt, Oid dboid)
+{
+	HeapTuple	tup;
+	Form_pg_database db;
+	bool		owner;
+	bool		result;
+
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	db = (Form_pg_database) GETSTRUCT(tup);
+	/* as pg_database_ownercheck: superusers, and members of the owner */
+	owner = has_privs_of_role(GetUserId(), db->datdba);
+	switch (nodeTag(stmt))
+	{
+		case T_CreatedbStmt:
+			/* createdb(): CREATEDB, and the template must be copyable */
+			result = may_create_databases() &&
+				(superuser() || owner || db->datistemplate);
+			break;
+		case T_RenameStmt:
+			/* RenameDatabase(): owner, and CREATEDB */
+			result = owner && may_create_databases();
+			break;
+		default:
+			/* dropdb(), movedb(): owner */
+			result = owner;
+			break;
+	}
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/* at exit, however: let go of every database this backend holds */
+static void
+release_held_at_exit(int code, Datum arg)
+{
+	int			i;
+
+	if (bt_audit_shared == NULL)
+		return;
+	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < BT_AUDIT_DATABASES; i++)
+		if (bt_audit_shared->dbs[i].hold_pid == MyProcPid)
+			bt_audit_shared->dbs[i].hold_pid = 0;
+	LWLockRelease(bt_audit_shared->lock);
+}
+
 /*
  * Hold dboid (no writer may start there) and ask its writer to leave;
  * wait until it has, at most BT_AUDIT_LEAVE_WAIT_MS.  If it does not, the
  * operation goes on and fails as it would with any other session there.
+ * Called inside bt_ProcessUtility's PG_TRY, so that an error while waiting
+ * (a cancel, statement_timeout) lets go of the database as well, and only
+ * for a user that may run the operation (may_run_dba_operation).
  */
 static void
 hold_database(Oid dboid)
@@ -1420,6 +1498,14 @@ hold_database(Oid dboid)
 	BtAuditDatabase *d;
 	int			qi = -1;
 	int			i;
+	static bool exit_callback = false;
+
+	/* a FATAL exit (pg_terminate_backend while waiting) lets go too */
+	if (!exit_callback)
+	{
+		before_shmem_exit(release_held_at_exit, (Datum) 0);
+		exit_callback = true;
+	}
 
 	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
 	d = bt_audit_database(dboid, true);
@@ -1475,7 +1561,16 @@ release_database(Oid dboid, bool dropped)
 		if (dropped)
 			memset(d, 0, sizeof(BtAuditDatabase));
 	}
-	if (dropped)
+	if (!dropped)
+	{
+		int			i;
+
+		/* the operation failed: the writer need not leave after all */
+		for (i = 0; i < BT_AUDIT_QUEUES; i++)
+			if (bt_audit_shared->queues[i].dboid == dboid)
+				bt_audit_shared->queues[i].leave = false;
+	}
+	else
 	{
 		int			i;
 
@@ -1550,7 +1645,7 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *stmt = pstmt->utilityStmt;
 	const char *held_name = NULL;
 	Oid			held = InvalidOid;
-	bool		done = false;
+	volatile bool done = false;
 	bool		writer = bt_audit_is_writer();
 
 	if (!writer)
@@ -1561,13 +1656,17 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		held_name = database_needing_writer_gone(stmt);
 		if (held_name != NULL)
 			held = get_database_oid(held_name, true);
-		if (OidIsValid(held))
-			hold_database(held);
+		/* only once PostgreSQL's own privilege checks would pass */
+		if (OidIsValid(held) && !may_run_dba_operation(stmt, held))
+			held = InvalidOid;
 	}
 
 	utility_depth++;
 	PG_TRY();
 	{
+		/* inside: a cancel while waiting for the writer lets go too */
+		if (OidIsValid(held))
+			hold_database(held);
 		if (prev_ProcessUtility)
 			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);

@@ -114,4 +114,16 @@ bt_extend_relation(Relation rel, ForkNumber fork)
 #define BT_EXTEND_RELATION(rel, fork)	bt_extend_relation((rel), (fork))
 #endif
 
+/*
+ * Index entries for a tuple just inserted into rel (no ON CONFLICT, no
+ * UPDATE).  PostgreSQL 16 added ExecInsertIndexTuples' onlySummarizing.
+ */
+#if PG_VERSION_NUM >= 160000
+#define BT_EXEC_INSERT_INDEX_TUPLES(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
+#else
+#define BT_EXEC_INSERT_INDEX_TUPLES(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#endif
+
 #endif							/* BIOTOKEN_COMPAT_H */
