@@ -28,6 +28,8 @@ REGRESS += guard_paths grants
 REGRESS += audit_log
 REGRESS += discover
 REGRESS += template_index
+# identification at national scale: parallel scans of biotoken_flat (issue #14)
+REGRESS += flat_parallel
 REGRESS_OPTS = --inputdir=.
 
 # keep last: it installs the extension afresh in a database of its own

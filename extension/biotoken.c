@@ -23,6 +23,7 @@
 
 #include "audit.h"
 #include "biotoken.h"
+#include "flat.h"
 #include "guard.h"
 #include "guc.h"
 #include "keys.h"
@@ -72,6 +73,9 @@ _PG_init(void)
 	 * callbacks; audit grants need no initialisation of their own.
 	 */
 	bt_guard_init();
+
+	/* the identification index: the planner hook that costs parallel scans */
+	bt_flat_init();
 
 	/*
 	 * 5. last: the access log.  Its hooks must be the outermost ones
