@@ -15,13 +15,8 @@
  * refused with 42501: the log fails closed.  A record whose writer
  * transaction failed is refused the same way, at once.
  *
- * Statements are logged with every literal constant replaced by a $n
- * placeholder.  The text is lexed with the core scanner (as
- * pg_stat_statements does to find the lengths of the constants that query
- * jumbling located), but every literal token is replaced, not only those
- * the jumble saw: in PostgreSQL 15 utility statements (CALL, DO, EXECUTE,
- * COPY, EXPLAIN) carry no constant locations, and their literals must not
- * reach the log either.  Comments are dropped for the same reason.
+ * Statements are logged normalized: every literal constant replaced by a
+ * $n placeholder (normalize.c).
  *
  * Which statement: events are raised at any nesting depth (a refusal inside
  * a function), but DESIGN.md counts them toward the top-level statement.
@@ -64,9 +59,6 @@
 #include "miscadmin.h"
 #include "optimizer/planner.h"
 #include "parser/analyze.h"
-#include "parser/scanner.h"
-#include "parser/gram.h"
-#include "parser/scansup.h"
 #include "pgstat.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
@@ -88,6 +80,7 @@
 #include "compat.h"
 #include "guc.h"
 #include "labels.h"
+#include "normalize.h"
 
 BtAuditShared *bt_audit_shared = NULL;
 
@@ -324,127 +317,6 @@ current_statement(int *location, int *len, uint64 *query_id)
 	return debug_query_string;
 }
 
-typedef struct BtToken
-{
-	int			location;
-	int			length;
-	bool		literal;
-} BtToken;
-
-/*
- * bt_audit_normalize
- *		The statement in text[location, location + len) (len <= 0: to the
- *		end) with every literal constant replaced by $n (numbered after the
- *		highest $n the statement has) and every comment dropped.
- *
- * Tokens are found with the core scanner; a token's length is where flex
- * put its NUL after it, as in pg_stat_statements.  Text the scanner cannot
- * read (the statement may be one the parser refused) is cut off at the
- * first unreadable token: a literal is never copied through.  The result is
- * palloc'd in the current context.
- */
-static char *
-bt_audit_normalize(const char *text, int location, int len)
-{
-	char	   *stmt;
-	int			stmtlen;
-	BtToken    *tokens;
-	int			ntokens = 0;
-	int			maxtokens = 64;
-	int			maxparam = 0;
-	bool		complete = true;
-	StringInfoData out;
-	int			pos = 0;
-	int			next_param;
-	int			i;
-	core_yyscan_t yyscanner;
-	core_yy_extra_type yyextra;
-	core_YYSTYPE yylval;
-	YYLTYPE		yylloc;
-	MemoryContext oldcxt = CurrentMemoryContext;
-
-	if (location < 0)
-		location = 0;
-	if (location > (int) strlen(text))
-		location = strlen(text);
-	stmtlen = strlen(text + location);
-	if (len > 0 && len < stmtlen)
-		stmtlen = len;
-	stmt = pnstrdup(text + location, stmtlen);
-	tokens = palloc(maxtokens * sizeof(BtToken));
-
-	PG_TRY();
-	{
-		yyscanner = scanner_init(stmt, &yyextra, &ScanKeywords, ScanKeywordTokens);
-		/* the statement was read once already; say nothing twice */
-		yyextra.escape_string_warning = false;
-		for (;;)
-		{
-			int			tok = core_yylex(&yylval, &yylloc, yyscanner);
-
-			if (tok == 0)
-				break;
-			if (ntokens == maxtokens)
-			{
-				maxtokens *= 2;
-				tokens = repalloc(tokens, maxtokens * sizeof(BtToken));
-			}
-			tokens[ntokens].location = yylloc;
-			tokens[ntokens].length = strlen(yyextra.scanbuf + yylloc);
-			tokens[ntokens].literal = (tok == ICONST || tok == FCONST ||
-									   tok == SCONST || tok == USCONST ||
-									   tok == BCONST || tok == XCONST);
-			if (tok == PARAM && yylval.ival > maxparam)
-				maxparam = yylval.ival;
-			ntokens++;
-		}
-		scanner_finish(yyscanner);
-	}
-	PG_CATCH();
-	{
-		/*
-		 * A lexer error is of the statement, not of the log, and its
-		 * message may quote the statement: drop it.  The scanner holds no
-		 * resources but palloc'd memory.
-		 */
-		MemoryContextSwitchTo(oldcxt);
-		FlushErrorState();
-		complete = false;
-	}
-	PG_END_TRY();
-
-	initStringInfo(&out);
-	next_param = maxparam + 1;
-	for (i = 0; i < ntokens; i++)
-	{
-		BtToken    *t = &tokens[i];
-		int			j;
-		bool		blank = true;
-
-		/* between tokens only white space and comments: keep only space */
-		for (j = pos; j < t->location; j++)
-			if (!scanner_isspace(stmt[j]))
-				blank = false;
-		if (blank)
-			appendBinaryStringInfo(&out, stmt + pos, t->location - pos);
-		else
-			appendStringInfoChar(&out, ' ');
-
-		if (t->literal)
-			appendStringInfo(&out, "$%d", next_param++);
-		else
-			appendBinaryStringInfo(&out, stmt + t->location, t->length);
-		pos = t->location + t->length;
-	}
-	if (!complete)
-		appendStringInfoString(&out, " ...");
-
-	pfree(tokens);
-	pfree(stmt);
-	return out.data;
-}
-
-
 /* ----------------------------------------------------------------
  * Building and queueing a record
  * ----------------------------------------------------------------
@@ -535,7 +407,7 @@ fill_context(const BtAuditRecord *rec, bool with_statement, BtAuditContext *cx)
 	{
 		text = current_statement(&location, &len, &query_id);
 		if (text != NULL)
-			cx->statement = bt_audit_normalize(text, location, len);
+			cx->statement = bt_normalize_statement(text, location, len);
 		cx->query_id = query_id;
 	}
 	if (rec->detail != NULL)
@@ -670,7 +542,7 @@ ensure_writer(int qi)
 			q->writer_state = BT_WRITER_NONE;
 		LWLockRelease(bt_audit_shared->lock);
 		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				(errcode(BT_ERRCODE_LOG_UNAVAILABLE),
 				 errmsg("statement refused: the access log could not be written"),
 				 errdetail("The biotoken access-log writer could not be started."),
 				 errhint("Raise max_worker_processes: every database that writes to the access log needs one background worker."),
@@ -752,7 +624,7 @@ static void
 throw_not_committed(const char *why)
 {
 	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			(errcode(BT_ERRCODE_LOG_UNAVAILABLE),
 			 errmsg("statement refused: the access log could not be written"),
 			 errdetail("%s", why),
 			 errhint("biotoken refuses what it cannot log.  Check the server log for the biotoken access-log writer, and that biotoken.access_log is not locked."),

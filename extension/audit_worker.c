@@ -736,11 +736,16 @@ take_entries(BtAuditQueue *q, int *n)
  * One batch: take the queue, append it in one transaction, flush the
  * commit, report to the waiters.  Throws on failure (the caller cleans
  * up and fails the batch's waiters).
+ *
+ * Memory: what is read after the commit (the rows' ids and hashes) lives
+ * in the caller's context, the loop context; the transaction's contexts
+ * are gone once CommitTransactionCommand returns.
  */
 static void
 write_batch(void)
 {
 	BtAuditQueue *q = &bt_audit_shared->queues[writer_queue];
+	MemoryContext batch_cxt = CurrentMemoryContext;
 	BtAuditDatabase *d;
 	BtAuditEntry **entries;
 	BtAuditAnchor known;
@@ -774,7 +779,8 @@ write_batch(void)
 	LWLockRelease(bt_audit_shared->lock);
 	ConditionVariableBroadcast(&q->cv);
 
-	results = palloc0(sizeof(BtAuditAnchor) * Max(n, 1));
+	results = MemoryContextAllocZero(batch_cxt,
+									 sizeof(BtAuditAnchor) * Max(n, 1));
 	if (n > 0)
 		bt_audit_chain_append(entries, n, &known, results);
 	xid = GetTopTransactionIdIfAny();
