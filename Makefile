@@ -43,7 +43,7 @@ REGRESS_HARDEN = roles_owner
 REGRESS_AUDITLOG =
 #
 # identification at scale (issue 14)
-REGRESS_SCALE =
+REGRESS_SCALE = flat_parallel
 #
 # versions (issue 13)
 REGRESS_VERSIONS =

@@ -23,6 +23,7 @@
 
 #include "audit.h"
 #include "biotoken.h"
+#include "flat.h"
 #include "guard.h"
 #include "guc.h"
 #include "keys.h"
@@ -73,6 +74,9 @@ _PG_init(void)
 	 * callbacks; audit grants need no initialisation of their own.
 	 */
 	bt_guard_init();
+
+	/* the identification index: the planner hook that costs parallel scans */
+	bt_flat_init();
 
 	/*
 	 * Error reports: hide the statement of biotoken's errors, redact
