@@ -23,7 +23,7 @@ set -euo pipefail
 # shellcheck source=tests/harness/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/common.sh"
 
-tap_plan 35
+tap_plan 41
 
 tap_ok "the server starts" start_server "log_min_error_statement = error"
 ((BT_RUNNING)) || tap_bail "no server"
@@ -181,6 +181,35 @@ tap_not "GET STACKED DIAGNOSTICS gives no ID number" grep -q -F '110105194912310
 out="$(app -c "UPDATE test_plain SET note = 'bad'")"
 tap_ok "an unclassified relation keeps its detail" grep -q -F 'Failing row contains (1, bad)' <<<"$out"
 tap_is "$(refused_count)" "$before" "constraint errors write no 'refused' record"
+# a foreign key from an unclassified table: its key is an ID number
+bt_psql <<'SQL' >/dev/null || tap_bail "set-up failed"
+CREATE TABLE test_accounts (id int, person_nid text REFERENCES test_people (national_id));
+INSERT INTO test_accounts VALUES (1, '11010519491231003X');
+GRANT SELECT, INSERT ON test_accounts TO regress_biotoken_app;
+GRANT DELETE ON test_people TO regress_biotoken_app;
+SQL
+out="$(app -c "DELETE FROM test_people WHERE biometric_verify(face, '{0.5,0.25,0.125,0.75}')")"
+# (refused by the guard, or a foreign key error: either way no ID number)
+tap_ok "deleting a face-selected, still referenced row is an error" grep -q 'ERROR' <<<"$out"
+tap_not "the client sees no referenced ID number" grep -q -F '11010519491231003X' <<<"$out"
+out="$(app -c "INSERT INTO test_accounts VALUES (2, '31010519491231002X')")"
+tap_ok "a foreign key violation is an error" grep -q 'violates foreign key constraint' <<<"$out"
+tap_not "the client sees no key of a referenced classified relation" \
+    grep -q -F '31010519491231002X' <<<"$out"
+# caught in a procedure, and re-raised
+bt_psql <<'SQL' >/dev/null || tap_bail "set-up failed"
+CREATE PROCEDURE test_proc() LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE test_people SET national_id = '11010519491231002X' WHERE id = 2;
+EXCEPTION WHEN unique_violation THEN
+  RAISE NOTICE 'detail: %', (SELECT 1);
+  RAISE;
+END $$;
+GRANT EXECUTE ON PROCEDURE test_proc() TO regress_biotoken_app;
+SQL
+out="$(app -c "CALL test_proc()")"
+tap_ok "a unique violation caught and re-raised in a procedure" grep -q 'duplicate key value' <<<"$out"
+tap_not "the re-raised error shows no key" grep -q -F '(11010519491231002X)' <<<"$out"
 log="$(server_log_since_start)"
 tap_not "no stored value of a classified relation in the server log" \
-    grep -q -E 'Failing row contains \(1, 110|Key \(national_id\)=' <<<"$log"
+    grep -q -E 'Failing row contains \(1, 110|Key \((national_id|person_nid)\)=' <<<"$log"
