@@ -15,8 +15,9 @@
 #	    names hold;
 #	  - PostgreSQL's constraint errors ("Failing row contains", "Key
 #	    (...)=(...)") show no stored value of a relation with classified
-#	    columns, to the client, the server log, or GET STACKED
-#	    DIAGNOSTICS, and leave no 'refused' record.
+#	    columns (or of one a foreign key references), to the client, the
+#	    server log, GET STACKED DIAGNOSTICS or a re-raise in a procedure,
+#	    and leave no 'refused' record.
 #	Prints TAP.
 #
 set -euo pipefail
