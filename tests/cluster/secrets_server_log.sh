@@ -24,7 +24,7 @@ set -euo pipefail
 # shellcheck source=tests/harness/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/common.sh"
 
-tap_plan 41
+tap_plan 43
 
 tap_ok "the server starts" start_server "log_min_error_statement = error"
 ((BT_RUNNING)) || tap_bail "no server"
@@ -110,6 +110,8 @@ out="$(app -c "SELECT set_config(CASE WHEN current_setting('server_version_num')
            -c "SELECT biometric_verify(face, '{0.3375,0.4675,0.8375,0.0775}', 3) FROM test_people")"
 tap_ok "an invalid max_distance in a parallel worker is an error" \
     grep -q 'max_distance must be between 0 and 1' <<<"$out"
+out="$(dba -c "SELECT biotoken.revoke_audit(g) FROM (VALUES (987654321, '28010519491231002X')) v(g, nid)")"
+tap_ok "a revoke_audit error" grep -q 'audit grant 987654321 does not exist' <<<"$out"
 gid="$(bt_psql -U regress_biotoken_dba -Atc "SELECT biotoken.grant_audit('regress_biotoken_app', 'case 1', '1 hour')")"
 out="$(app -c "CREATE TABLE test_mixed AS SELECT face::text || national_id AS x FROM test_people WHERE national_id = '26010519491231002X'")"
 tap_ok "a mixing copy under a grant is refused by lineage" grep -q 'cannot copy biometric data and identity data' <<<"$out"
@@ -119,6 +121,7 @@ log="$(server_log_since_start)"
 tap_not "no probe of a biotoken error in the server log" grep -q -E '0\.3125|0\.3175|0\.3225|0\.3375' <<<"$log"
 tap_not "no register_model mean in the server log" grep -q -F '0.3275' <<<"$log"
 tap_not "no grant purpose in the server log" grep -q -F '25010519491231002X' <<<"$log"
+tap_not "no literal of a revoke_audit statement in the server log" grep -q -F '28010519491231002X' <<<"$log"
 tap_not "no ID number of a lineage refusal in the server log" grep -q -F '26010519491231002X' <<<"$log"
 
 # ------------------------------------------------ CONTEXT lines (3)
