@@ -482,10 +482,15 @@ set_add_read_cols(BtGuardSet *set, Oid relid, const Bitmapset *cols)
 /*
  * Note that the transaction's deferred triggers will read these columns:
  * the statement that fires them (SET CONSTRAINTS, COMMIT) counts them.
+ * Inside a procedure, function or DO block (a nested statement) that may
+ * be the enclosing statement itself, whose COMMIT fires them without a
+ * hook of ours seeing it: there they count at once, in set (stricter).
  */
 static void
-note_deferred_reads(Oid relid, const Bitmapset *cols)
+note_deferred_reads(BtGuardSet *set, Oid relid, const Bitmapset *cols)
 {
+	if (nesting_level > 1)
+		set_add_read_cols(set, relid, cols);
 	if (deferred_set == NULL)
 	{
 		deferred_set = MemoryContextAlloc(TopTransactionContext,
@@ -548,14 +553,14 @@ collect_executor_reads(BtGuardSet *set, RangeTblEntry *rte, Index rti,
 								  rte->updatedCols, &reads);
 			set_add_read_cols(set, rte->relid, reads.cols);
 			if (reads.deferred != NULL)
-				note_deferred_reads(rte->relid, reads.deferred);
+				note_deferred_reads(set, rte->relid, reads.deferred);
 		}
 		if (is_delete)
 		{
 			bt_guard_reads_target(rte->relid, relflags, false, NULL, &reads);
 			set_add_read_cols(set, rte->relid, reads.cols);
 			if (reads.deferred != NULL)
-				note_deferred_reads(rte->relid, reads.deferred);
+				note_deferred_reads(set, rte->relid, reads.deferred);
 		}
 	}
 }

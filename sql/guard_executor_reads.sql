@@ -109,6 +109,14 @@ ROLLBACK;
 BEGIN;
 UPDATE ger_faces SET person_id = person_id WHERE person_id = 1;
 COMMIT;	-- fail
+-- also the COMMIT of a procedure, inside the CALL
+CREATE PROCEDURE ger_proc() LANGUAGE plpgsql AS $$
+BEGIN
+	UPDATE regress_gexr.ger_faces SET person_id = person_id WHERE person_id = 1;
+	COMMIT;
+END
+$$;
+CALL ger_proc();	-- fail
 DROP TRIGGER ger_dt ON ger_faces;
 
 -- CHECK constraints: validation reads every row, and every UPDATE the new
