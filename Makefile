@@ -31,7 +31,7 @@ REGRESS += template_index
 # One line per concern, each between comments, so that parallel work
 # merges without conflicts: add your tests to your own line.
 # guard (issue 9): one boundary per file
-REGRESS_GUARD = guard_cursors
+REGRESS_GUARD = guard_cursors guard_executor_reads guard_lineage guard_policy
 #
 # secrets (issue 16): bounded per-backend memory, no secret in logs or plans
 REGRESS_SECRETS = projection_cache secrets_checks

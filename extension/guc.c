@@ -21,7 +21,9 @@
 
 #include <limits.h>
 
+#include "access/parallel.h"
 #include "miscadmin.h"
+#include "utils/elog.h"
 #include "utils/guc.h"
 
 #include "guc.h"
@@ -52,6 +54,63 @@ static const struct config_enum_entry scope_options[] = {
 static int *template_bits_parsed = NULL;
 
 /*
+ * Whether a superuser setting may take a value from this source.
+ *
+ * PostgreSQL lets a role that was granted SET on a PGC_SUSET parameter
+ * (GRANT SET ON PARAMETER) change it; for biotoken's superuser settings
+ * that would let a non-superuser turn the guard off, widen the scope of
+ * what it lets through, or stop reads being logged.  So a value given
+ * interactively (SET, SET LOCAL, set_config, a function's SET clause,
+ * ALTER ROLE or DATABASE ... SET when it is stored, startup options) must
+ * come from a superuser.  Values from the configuration file and those
+ * ALTER ROLE or DATABASE ... SET stored (checked when stored) pass, and so
+ * does a parallel worker taking over its leader's settings.
+ */
+static bool
+superuser_source_ok(const char *name, GucSource source)
+{
+	if (source < PGC_S_CLIENT || source == PGC_S_OVERRIDE ||
+		IsParallelWorker())
+		return true;
+	if (superuser())
+		return true;
+	GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+	GUC_check_errmsg("permission denied to set parameter \"%s\"", name);
+	GUC_check_errdetail("Only superusers can change this setting; GRANT SET ON PARAMETER does not apply to it.");
+	return false;
+}
+
+static bool
+check_guard(bool *newval, void **extra, GucSource source)
+{
+	return superuser_source_ok("biotoken.guard", source);
+}
+
+static bool
+check_scope(int *newval, void **extra, GucSource source)
+{
+	return superuser_source_ok("biotoken.scope", source);
+}
+
+static bool
+check_max_grant_duration(int *newval, void **extra, GucSource source)
+{
+	return superuser_source_ok("biotoken.max_grant_duration", source);
+}
+
+static bool
+check_audit_timeout(int *newval, void **extra, GucSource source)
+{
+	return superuser_source_ok("biotoken.audit_timeout", source);
+}
+
+static bool
+check_log_reads(bool *newval, void **extra, GucSource source)
+{
+	return superuser_source_ok("biotoken.log_reads", source);
+}
+
+/*
  * check hook for biotoken.template_bits: "auto", or a multiple of 64 between
  * BT_MIN_TEMPLATE_BITS and BT_MAX_TEMPLATE_BITS.
  */
@@ -62,6 +121,8 @@ check_template_bits(char **newval, void **extra, GucSource source)
 	long		bits;
 	char	   *end;
 
+	if (!superuser_source_ok("biotoken.template_bits", source))
+		return false;
 	if (*newval == NULL || pg_strcasecmp(*newval, "auto") == 0)
 		bits = 0;
 	else
@@ -189,7 +250,7 @@ bt_guc_init(void)
 							 true,
 							 PGC_SUSET,
 							 0,
-							 NULL,
+							 check_guard,
 							 assign_guard,
 							 NULL);
 
@@ -201,7 +262,7 @@ bt_guc_init(void)
 							 scope_options,
 							 PGC_SUSET,
 							 0,
-							 NULL,
+							 check_scope,
 							 assign_scope,
 							 NULL);
 
@@ -249,7 +310,7 @@ bt_guc_init(void)
 							INT_MAX / 60,
 							PGC_SUSET,
 							GUC_UNIT_MIN,
-							NULL,
+							check_max_grant_duration,
 							NULL,
 							NULL);
 
@@ -262,7 +323,7 @@ bt_guc_init(void)
 							INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_MS,
-							NULL,
+							check_audit_timeout,
 							NULL,
 							NULL);
 
@@ -273,7 +334,7 @@ bt_guc_init(void)
 							 false,
 							 PGC_SUSET,
 							 0,
-							 NULL,
+							 check_log_reads,
 							 NULL,
 							 NULL);
 
