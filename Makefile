@@ -15,7 +15,7 @@ DATA = extension/$(EXTENSION)--1.0.sql $(EXT_UPDATES)
 PGFILEDESC = "biotoken - field-level biometric tokenization"
 
 PG_CPPFLAGS = -I$(srcdir)/extension
-PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith -Wendif-labels -Wformat-security
+PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith -Wendif-labels -Wformat-security -Wclobbered
 SHLIB_LINK = -lcrypto
 
 # pg_regress tests, in order (sql/NAME.sql, expected/NAME.out)
@@ -29,7 +29,7 @@ REGRESS += audit_log
 REGRESS += discover
 REGRESS += template_index
 # hardening (issue #10): what each role can and cannot do, as non-superusers
-REGRESS += roles_owner
+REGRESS += roles_owner roles_app roles_matcher roles_auditor roles_nobody
 REGRESS_OPTS = --inputdir=.
 
 # keep last: it installs the extension afresh in a database of its own

@@ -24,6 +24,7 @@
 #include "audit.h"
 #include "biotoken.h"
 #include "guard.h"
+#include "catalog.h"
 #include "guc.h"
 #include "keys.h"
 #include "labels.h"
@@ -66,6 +67,9 @@ _PG_init(void)
 	 * invalidation callbacks; before the guard, which reads the cache.
 	 */
 	bt_labels_init();
+
+	/* the access log cannot be dropped with its rows (catalog.c) */
+	bt_catalog_init();
 
 	/*
 	 * 4. the guard: its executor, planner and utility hooks and transaction

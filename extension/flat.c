@@ -986,8 +986,8 @@ flat_keep_run(BtFlatScanOpaque so, int n, const uint8 *const *recs,
 }
 
 /*
- * Every row of one page (share-locked by the caller): runs of records that
- * share a header go to the kernel BT_FLAT_BATCH at a time.  A record that
+ * Every row of one page (a private copy: no buffer lock is held): runs of
+ * records that share a header go to the kernel BT_FLAT_BATCH at a time.  A record that
  * starts a new run may throw (a key that is not loaded, a probe of other
  * dimensions: the errors of biometric_distance).
  *
@@ -1064,6 +1064,7 @@ flat_pass(IndexScanDesc scan)
 	BlockNumber nblocks;
 	BlockNumber blkno;
 	Buffer		next;
+	PGAlignedBlock copy;
 
 	so->nitems = 0;
 	so->nbeyond = 0;
@@ -1096,6 +1097,7 @@ flat_pass(IndexScanDesc scan)
 	{
 		Buffer		buf = next;
 		Page		page;
+		bool		usable;
 
 		CHECK_FOR_INTERRUPTS();
 		next = InvalidBuffer;
@@ -1103,13 +1105,23 @@ flat_pass(IndexScanDesc scan)
 			next = ReadBufferExtended(index, MAIN_FORKNUM, blkno + 1,
 									  RBM_NORMAL, bas);
 
+		/*
+		 * Copy the page and let go of it before looking at a row: a row can
+		 * start a run, which projects the probe (allocating megabytes,
+		 * reading a model profile), and keeping a row can grow the array.
+		 * None of that may happen under a buffer lock, which blocks
+		 * writers of the page and cannot be interrupted.
+		 */
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		BT_TEST_FOR_OLD_SNAPSHOT(scan->xs_snapshot, index, page);
-		if (!PageIsNew(page) && !FlatPageIsDeleted(page))
-			flat_scan_page(so, page,
-						   BufferIsValid(next) ? BufferGetPage(next) : NULL);
+		usable = !PageIsNew(page) && !FlatPageIsDeleted(page);
+		if (usable)
+			memcpy(copy.data, page, BLCKSZ);
 		UnlockReleaseBuffer(buf);
+		if (usable)
+			flat_scan_page(so, (Page) copy.data,
+						   BufferIsValid(next) ? BufferGetPage(next) : NULL);
 	}
 	if (bas)
 		FreeAccessStrategy(bas);

@@ -974,9 +974,10 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
-	CreateTableAsStmt *ctas = NULL;
-	Query	   *ctas_q = NULL;
-	bool		ctas_existed = false;
+	/* volatile: set before PG_TRY and read in it after a longjmp */
+	CreateTableAsStmt *volatile ctas = NULL;
+	Query	   *volatile ctas_q = NULL;
+	volatile bool ctas_existed = false;
 	int			save_explain_plan_level = explain_plan_level;
 
 	if (IsA(parsetree, ExplainStmt))
@@ -1054,7 +1055,7 @@ bt_planner(Query *parse, const char *query_string, int cursorOptions,
 		   ParamListInfo boundParams)
 {
 	PlannedStmt *result;
-	List	   *lineage = NIL;
+	List	   *volatile lineage = NIL;	/* set before PG_TRY (-Wclobbered) */
 	Oid			target = InvalidOid;
 
 	if (!in_guard && nesting_level != explain_plan_level &&

@@ -53,13 +53,14 @@ bt_normalize_statement(const char *text, int location, int len)
 {
 	char	   *stmt;
 	int			stmtlen;
-	BtToken    *tokens;
-	int			ntokens = 0;
-	int			maxtokens = 64;
-	int			maxparam = 0;
-	bool		complete = true;
+	BtToken    *volatile tokens;	/* repalloc'd under PG_TRY */
+	/* volatile: changed under PG_TRY and read after it (-Wclobbered) */
+	volatile int ntokens = 0;
+	volatile int maxtokens = 64;
+	volatile int maxparam = 0;
+	volatile bool complete = true;
 	StringInfoData out;
-	int			pos = 0;
+	volatile int pos = 0;
 	int			next_param;
 	int			i;
 	core_yyscan_t yyscanner;
