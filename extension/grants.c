@@ -49,6 +49,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "audit.h"
@@ -280,6 +281,11 @@ biotoken_grant_audit(PG_FUNCTION_ARGS)
 				 errmsg("valid_for must not be null")));
 
 	grantee = PG_GETARG_OID(0);
+	/* regrole accepts any OID (0::oid::regrole): a grant to nobody */
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(grantee)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("role with OID %u does not exist", grantee)));
 	purpose = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	valid_for = PG_GETARG_INTERVAL_P(2);
 	if (!PG_ARGISNULL(3))
