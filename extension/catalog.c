@@ -209,7 +209,9 @@ lookup_members(Oid extoid, Oid extowner)
 						 errmsg("relation \"%s.%s\" of extension \"%s\" is not in the state the extension created",
 								get_namespace_name(cls->relnamespace),
 								rel_names[i], BT_CATALOG_EXTNAME),
-						 errdetail("It must be an ordinary table owned by the extension's owner."),
+						 cls->relkind != RELKIND_RELATION ?
+						 errdetail("It is not an ordinary table.") :
+						 errdetail("It is not owned by the extension's owner."),
 						 errhint("Reinstall the extension.")));
 			}
 			cache_relids[i] = dep->objid;
@@ -401,7 +403,9 @@ bt_catalog_init(void)
 static bool
 read_key_check(Relation rel, int key_id, uint8 *check)
 {
-	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	/* a parallel worker may only use the statement's snapshot */
+	Snapshot	snapshot = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() :
+											GetLatestSnapshot());
 	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	bool		found = false;

@@ -140,7 +140,8 @@ load_model(const char *name, int32 model_id)
 				 errhint("Reinstall the biotoken extension.")));
 
 	/* a profile registered a moment ago by another session is seen */
-	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	snapshot = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() :
+								GetLatestSnapshot());
 	scan = table_beginscan(rel, snapshot, 0, NULL);
 	slot = table_slot_create(rel, NULL);
 	while (m == NULL && table_scan_getnextslot(scan, ForwardScanDirection, slot))
