@@ -97,6 +97,30 @@ GRANT EXECUTE ON FUNCTION biotoken.separation_report() TO biotoken_admin;
 -- Hardening: install, roles, profiles, keys, settings, DROP (issue #10)
 -- ====================================================================
 
+-- pg_dump carries no live power: audit grants are not dumped, since a
+-- restored grant would be in force in the new database with no grant
+-- record in its access log.  Only the id sequence is, so that grant ids
+-- of the new database never repeat those its dumped log rows name.
+-- (Calling pg_extension_config_dump again replaces the table's filter.)
+SELECT pg_catalog.pg_extension_config_dump('biotoken.audit_grants', 'WHERE false');
+
+-- Key check values: the first use of a key id in this database records an
+-- HKDF output of that key under its own label (safe to store: it reveals
+-- nothing of the key or its sub-keys); every backend compares it when it
+-- first uses the key id, so a different key under a known id is a clear
+-- error, not silent non-matches.  Written by the library only; dumped, so
+-- a restored database still knows which keys made its templates.
+CREATE TABLE biotoken.key_checks (
+	key_id int PRIMARY KEY CHECK (key_id BETWEEN 1 AND 65535),
+	check_value bytea NOT NULL CHECK (pg_catalog.length(check_value) = 32),
+	recorded_at timestamptz NOT NULL
+);
+COMMENT ON TABLE biotoken.key_checks IS
+	'key check values: which key each key id named when this database first used it; a different key under the same id is refused';
+REVOKE ALL ON biotoken.key_checks FROM PUBLIC;
+GRANT SELECT ON biotoken.key_checks TO biotoken_admin, biotoken_auditor;
+SELECT pg_catalog.pg_extension_config_dump('biotoken.key_checks', '');
+
 -- ====================================================================
 -- Secrets in logs, memory bounds (issue #16)
 -- ====================================================================

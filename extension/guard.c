@@ -1370,12 +1370,13 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
-	CreateTableAsStmt *ctas = NULL;
-	Query	   *ctas_q = NULL;
-	List	   *copies = NIL;
+	/* volatile: set before PG_TRY and read in PG_FINALLY (-Wclobbered) */
+	CreateTableAsStmt *volatile ctas = NULL;
+	Query	   *volatile ctas_q = NULL;
+	List	   *volatile copies = NIL;
 	bool		save_capturing = capturing_created;
 	Oid			save_created = created_relid;
-	Oid			ctas_target = InvalidOid;
+	volatile Oid ctas_target = InvalidOid;
 	ListCell   *lc;
 	int			save_explain_plan_level = explain_plan_level;
 
@@ -1491,8 +1492,9 @@ bt_planner(Query *parse, const char *query_string, int cursorOptions,
 		   ParamListInfo boundParams)
 {
 	PlannedStmt *result;
-	List	   *lineage = NIL;
-	List	   *cte_copies = NIL;
+	/* set before PG_TRY (-Wclobbered) */
+	List	   *volatile lineage = NIL;
+	List	   *volatile cte_copies = NIL;
 	Oid			target = InvalidOid;
 	ListCell   *lc;
 

@@ -23,6 +23,7 @@
 
 #include "access/parallel.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
 
@@ -30,6 +31,7 @@
 
 char	   *bt_key_file = NULL;
 char	   *bt_key_command = NULL;
+int			bt_key_command_timeout = 30;
 bool		bt_guard = true;
 int			bt_scope = BT_SCOPE_STATEMENT;
 char	   *bt_template_bits = NULL;
@@ -38,6 +40,10 @@ double		bt_match_threshold = 0.38;
 int			bt_max_grant_duration = 24 * 60;
 int			bt_audit_timeout = 5000;
 bool		bt_log_reads = false;
+static bool bt_allow_drop = false;
+
+/* the local transaction in which biotoken.allow_drop was last turned on */
+static LocalTransactionId allow_drop_lxid = InvalidLocalTransactionId;
 
 bool		bt_guc_setting_changed = false;
 
@@ -110,6 +116,12 @@ check_log_reads(bool *newval, void **extra, GucSource source)
 	return superuser_source_ok("biotoken.log_reads", source);
 }
 
+static bool
+check_allow_drop(bool *newval, void **extra, GucSource source)
+{
+	return superuser_source_ok("biotoken.allow_drop", source);
+}
+
 /*
  * check hook for biotoken.template_bits: "auto", or a multiple of 64 between
  * BT_MIN_TEMPLATE_BITS and BT_MAX_TEMPLATE_BITS.
@@ -173,6 +185,46 @@ assign_scope(int newval, void *extra)
 }
 
 /*
+ * biotoken.allow_drop counts only in the transaction that turned it on:
+ * note which one (no I/O, cannot fail).  Outside a transaction (a reload,
+ * session start) lxid is invalid, so the configuration file, ALTER ROLE
+ * and the like can never turn it on for a later transaction.
+ */
+static void
+assign_allow_drop(bool newval, void *extra)
+{
+	allow_drop_lxid = (newval && MyProc != NULL) ? MyProc->lxid :
+		InvalidLocalTransactionId;
+}
+
+/*
+ * bt_guc_allow_drop_in_force
+ *		Whether biotoken.allow_drop is on and was turned on in the current
+ *		transaction.
+ */
+bool
+bt_guc_allow_drop_in_force(void)
+{
+	return bt_allow_drop && MyProc != NULL &&
+		allow_drop_lxid != InvalidLocalTransactionId &&
+		allow_drop_lxid == MyProc->lxid;
+}
+
+static void
+assign_log_reads(bool newval, void *extra)
+{
+	if (newval != bt_log_reads)
+		bt_guc_setting_changed = true;
+}
+
+static void
+assign_audit_timeout(int newval, void *extra)
+{
+	if (newval != bt_audit_timeout)
+		bt_guc_setting_changed = true;
+}
+
+/*
  * bt_guc_template_bits
  *		Bits for a new template of an embedding with "dims" dimensions.
  *
@@ -224,6 +276,19 @@ define_key_settings(void)
 							   NULL,
 							   NULL,
 							   NULL);
+
+	DefineCustomIntVariable("biotoken.key_command_timeout",
+							"Sets how long the server waits for biotoken.key_command.",
+							"A command that does not finish in time stops the start.",
+							&bt_key_command_timeout,
+							30,
+							1,
+							3600,
+							PGC_POSTMASTER,
+							GUC_UNIT_S | GUC_SUPERUSER_ONLY,
+							NULL,
+							NULL,
+							NULL);
 }
 
 /*
@@ -295,7 +360,7 @@ bt_guc_init(void)
 							 0.38,
 							 0.0,
 							 1.0,
-							 PGC_USERSET,
+							 PGC_SUSET,
 							 0,
 							 NULL,
 							 NULL,
@@ -324,7 +389,7 @@ bt_guc_init(void)
 							PGC_SUSET,
 							GUC_UNIT_MS,
 							check_audit_timeout,
-							NULL,
+							assign_audit_timeout,
 							NULL);
 
 	DefineCustomBoolVariable("biotoken.log_reads",
@@ -335,7 +400,18 @@ bt_guc_init(void)
 							 PGC_SUSET,
 							 0,
 							 check_log_reads,
-							 NULL,
+							 assign_log_reads,
+							 NULL);
+
+	DefineCustomBoolVariable("biotoken.allow_drop",
+							 "Allows DROP EXTENSION biotoken to drop an access log that holds rows.",
+							 "Counts only in the transaction that set it; use SET LOCAL. The drop is written to the server log.",
+							 &bt_allow_drop,
+							 false,
+							 PGC_SUSET,
+							 GUC_NO_RESET_ALL | GUC_NOT_IN_SAMPLE,
+							 check_allow_drop,
+							 assign_allow_drop,
 							 NULL);
 
 	MarkGUCPrefixReserved("biotoken");
