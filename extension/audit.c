@@ -1613,6 +1613,8 @@ release_database(Oid dboid, bool dropped)
 		if (dropped)
 			memset(d, 0, sizeof(BtAuditDatabase));
 	}
+	if (dropped)
+		bt_audit_anchor_remove(dboid);
 	if (!dropped)
 	{
 		int			i;

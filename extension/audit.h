@@ -207,6 +207,13 @@ extern BtAuditShared *bt_audit_shared;
 extern const char *bt_audit_entry_next(const char **cursor);
 extern BtAuditDatabase *bt_audit_database(Oid dboid, bool create);
 
+/* audit_anchor.c */
+extern void bt_audit_anchor_save(Oid dboid, const BtAuditAnchor *a,
+								 TransactionId xid);
+extern bool bt_audit_anchor_load(Oid dboid, BtAuditAnchor *a,
+								 TransactionId *xid);
+extern void bt_audit_anchor_remove(Oid dboid);
+
 /* audit_worker.c */
 extern PGDLLEXPORT void bt_audit_worker_main(Datum main_arg);
 extern bool bt_audit_worker_launch(int queue, uint32 generation, Oid dboid);

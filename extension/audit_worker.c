@@ -917,6 +917,52 @@ take_entries(BtAuditQueue *q, int *n)
 }
 
 /*
+ * The chain end last committed in database dboid, into *a and *xid: from
+ * shared memory, or after a restart from the anchor file (audit_anchor.c),
+ * which is then kept in shared memory.  *a is not valid if neither knows
+ * one.  Lock not held.
+ */
+static void
+known_chain_end(Oid dboid, BtAuditAnchor *a, TransactionId *xid)
+{
+	BtAuditDatabase *d;
+	BtAuditAnchor fa;
+	TransactionId fxid;
+
+	memset(a, 0, sizeof(*a));
+	*xid = InvalidTransactionId;
+	LWLockAcquire(bt_audit_shared->lock, LW_SHARED);
+	d = bt_audit_database(dboid, false);
+	if (d != NULL && d->anchor.valid)
+	{
+		*a = d->anchor;
+		*xid = d->anchor_xid;
+	}
+	LWLockRelease(bt_audit_shared->lock);
+	if (a->valid || !bt_audit_anchor_load(dboid, &fa, &fxid))
+		return;
+
+	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+	d = bt_audit_database(dboid, true);
+	if (d != NULL && !d->anchor.valid)
+	{
+		d->anchor = fa;
+		d->anchor_xid = fxid;
+	}
+	if (d != NULL)
+	{
+		*a = d->anchor;
+		*xid = d->anchor_xid;
+	}
+	else
+	{
+		*a = fa;
+		*xid = fxid;
+	}
+	LWLockRelease(bt_audit_shared->lock);
+}
+
+/*
  * One batch: take the queue, append it in one transaction, flush the
  * commit, report to the waiters.  Throws on failure (the caller cleans
  * up and fails the batch's waiters).
@@ -935,6 +981,7 @@ write_batch(void)
 	BtAuditAnchor known;
 	BtAuditAnchor *results;
 	TransactionId xid;
+	TransactionId known_xid;
 	Oid			relid;
 	Oid			owner;
 	int			n;
@@ -960,13 +1007,16 @@ write_batch(void)
 	LockRelationOid(relid, RowExclusiveLock);
 	PushActiveSnapshot(GetTransactionSnapshot());
 
+	/* after a restart, the end the anchor file remembers */
+	known_chain_end(MyDatabaseId, &known, &known_xid);
+
 	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
 	entries = take_entries(q, &n);
 	d = bt_audit_database(MyDatabaseId, true);
-	memset(&known, 0, sizeof(known));
 	if (d != NULL)
 	{
-		known = d->anchor;
+		if (d->anchor.valid)
+			known = d->anchor;
 		d->last_used = GetCurrentTimestamp();
 	}
 	LWLockRelease(bt_audit_shared->lock);
@@ -982,6 +1032,10 @@ write_batch(void)
 
 	/* durable before anyone is told, whatever synchronous_commit says */
 	XLogFlush(XactLastCommitEnd);
+
+	/* and the new end of the chain, durable outside the table */
+	if (n > 0)
+		bt_audit_anchor_save(MyDatabaseId, &results[n - 1], xid);
 
 	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
 	d = bt_audit_database(MyDatabaseId, true);
@@ -1270,18 +1324,10 @@ biotoken_verify_access_log(PG_FUNCTION_ARGS)
 	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(relid));
-	memset(&anchor, 0, sizeof(anchor));
-	LWLockAcquire(bt_audit_shared->lock, LW_SHARED);
-	{
-		BtAuditDatabase *d = bt_audit_database(MyDatabaseId, false);
-
-		if (d != NULL && d->anchor.valid && d->anchor.relid == relid)
-		{
-			anchor = d->anchor;
-			anchor_xid = d->anchor_xid;
-		}
-	}
-	LWLockRelease(bt_audit_shared->lock);
+	/* the end the writer last committed, also across restarts */
+	known_chain_end(MyDatabaseId, &anchor, &anchor_xid);
+	if (anchor.valid && anchor.relid != relid)
+		anchor.valid = false;
 
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "biotoken verify row",
 								   ALLOCSET_DEFAULT_SIZES);
