@@ -36,6 +36,10 @@ double		bt_match_threshold = 0.38;
 int			bt_max_grant_duration = 24 * 60;
 int			bt_audit_timeout = 5000;
 bool		bt_log_reads = false;
+int			bt_audit_queues = 16;
+int			bt_audit_queue_size = 128;
+int			bt_audit_writers = 4;
+int			bt_audit_checkpoint_rows = 10000;
 
 bool		bt_guc_setting_changed = false;
 
@@ -165,6 +169,50 @@ define_key_settings(void)
 							   NULL);
 }
 
+/* the access log's shared memory and worker slots (postmaster) */
+static void
+define_audit_capacity_settings(void)
+{
+	DefineCustomIntVariable("biotoken.audit_queues",
+							"Sets how many databases can write to their access logs at the same time.",
+							"Each database with records waiting to be written takes one queue.",
+							&bt_audit_queues,
+							16,
+							1,
+							1024,
+							PGC_POSTMASTER,
+							0,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomIntVariable("biotoken.audit_queue_size",
+							"Sets the shared memory of each access-log queue.",
+							"Records waiting for the writer of their database are held here.",
+							&bt_audit_queue_size,
+							128,
+							64,
+							64 * 1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_KB,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomIntVariable("biotoken.audit_writers",
+							"Sets how many access-log writers may run at the same time.",
+							"Each writer is a background worker serving one database; databases share them in turn.",
+							&bt_audit_writers,
+							4,
+							1,
+							1024,
+							PGC_POSTMASTER,
+							0,
+							NULL,
+							NULL,
+							NULL);
+}
+
 /*
  * bt_guc_init
  *		Define every biotoken.* setting.  Called first from _PG_init, also
@@ -180,7 +228,10 @@ bt_guc_init(void)
 	 * that did not preload it) must skip them, or it dies with FATAL.
 	 */
 	if (process_shared_preload_libraries_in_progress)
+	{
 		define_key_settings();
+		define_audit_capacity_settings();
+	}
 
 	DefineCustomBoolVariable("biotoken.guard",
 							 "Refuses statements that combine biometric data with identity or financial data.",
@@ -276,6 +327,19 @@ bt_guc_init(void)
 							 NULL,
 							 NULL,
 							 NULL);
+
+	DefineCustomIntVariable("biotoken.audit_checkpoint_rows",
+							"Sets how many access-log rows lie between two signed checkpoints.",
+							"verify_access_log(from_id) starts at the last checkpoint before from_id; 0 writes none.",
+							&bt_audit_checkpoint_rows,
+							10000,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL,
+							NULL,
+							NULL);
 
 	MarkGUCPrefixReserved("biotoken");
 }
