@@ -85,6 +85,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "pgstat.h"
 #include "port/pg_bswap.h"
 #include "postmaster/bgworker.h"
@@ -617,11 +618,53 @@ bt_audit_log_find(Oid *owner)
 	return relid;
 }
 
+/* check_functions_in_node callback: a function that is not built in */
+static bool
+not_builtin_function(Oid funcid, void *context)
+{
+	return funcid >= FirstNormalObjectId;
+}
+
+/* walker: true if node calls anything that is not built in */
+static bool
+calls_user_code(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, not_builtin_function, context))
+		return true;
+	/* a user-defined type's input or cast could hide in a constant */
+	if (IsA(node, Const) && ((Const *) node)->consttype >= FirstNormalObjectId)
+		return true;
+	return expression_tree_walker(node, calls_user_code, context);
+}
+
+/*
+ * The expressions or the predicate (attnum) of an index call only built-in
+ * functions and operators.  Read from pg_index as stored, before the
+ * relcache would fold constants in them (which could run a function).
+ */
+static bool
+index_code_builtin(Relation idx, int attnum)
+{
+	Datum		d;
+	bool		isnull;
+	Node	   *node;
+
+	d = SysCacheGetAttr(INDEXRELID, idx->rd_indextuple, attnum, &isnull);
+	if (isnull)
+		return true;
+	node = (Node *) stringToNode(TextDatumGetCString(d));
+	return !calls_user_code(node, NULL);
+}
+
 /*
  * Refuse a log table that is not as the extension made it: other columns
  * or types (the rows would be written wrongly), or an index that would
- * run code of its own (an expression, a predicate, an access method or
- * operator class that is not built in).  Caller holds a lock on rel.
+ * run code of its own (an expression or predicate calling a function that
+ * is not built in, an access method or operator class that is not built
+ * in).  biotoken's own partial index on grant_id passes.  Caller holds a
+ * lock on rel.
  */
 static void
 check_log_relation(Relation rel)
@@ -651,8 +694,8 @@ check_log_relation(Relation rel)
 		bool		ok = true;
 		int			k;
 
-		if (!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL) ||
-			!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) ||
+		if (!index_code_builtin(idx, Anum_pg_index_indexprs) ||
+			!index_code_builtin(idx, Anum_pg_index_indpred) ||
 			idx->rd_rel->relam >= FirstNormalObjectId)
 			ok = false;
 		for (k = 0; ok && k < IndexRelationGetNumberOfKeyAttributes(idx); k++)

@@ -40,6 +40,7 @@ int			bt_audit_queues = 16;
 int			bt_audit_queue_size = 128;
 int			bt_audit_writers = 4;
 int			bt_audit_checkpoint_rows = 10000;
+bool		bt_server_log_reads = true;
 
 bool		bt_guc_setting_changed = false;
 
@@ -322,6 +323,17 @@ bt_guc_init(void)
 							 NULL,
 							 &bt_log_reads,
 							 false,
+							 PGC_SUSET,
+							 0,
+							 NULL,
+							 NULL,
+							 NULL);
+
+	DefineCustomBoolVariable("biotoken.server_log_reads",
+							 "Writes a server-log line for every access-log read record.",
+							 "Off keeps the line for every other event and leaves read records in the access log only.",
+							 &bt_server_log_reads,
+							 true,
 							 PGC_SUSET,
 							 0,
 							 NULL,
