@@ -15,13 +15,8 @@
  * refused with 42501: the log fails closed.  A record whose writer
  * transaction failed is refused the same way, at once.
  *
- * Statements are logged with every literal constant replaced by a $n
- * placeholder.  The text is lexed with the core scanner (as
- * pg_stat_statements does to find the lengths of the constants that query
- * jumbling located), but every literal token is replaced, not only those
- * the jumble saw: in PostgreSQL 15 utility statements (CALL, DO, EXECUTE,
- * COPY, EXPLAIN) carry no constant locations, and their literals must not
- * reach the log either.  Comments are dropped for the same reason.
+ * Statements are logged normalized: every literal constant replaced by a
+ * $n placeholder (normalize.c).
  *
  * Which statement: events are raised at any nesting depth (a refusal inside
  * a function), but DESIGN.md counts them toward the top-level statement.
@@ -66,9 +61,6 @@
 #include "miscadmin.h"
 #include "optimizer/planner.h"
 #include "parser/analyze.h"
-#include "parser/scanner.h"
-#include "parser/gram.h"
-#include "parser/scansup.h"
 #include "pgstat.h"
 #include "storage/ipc.h"
 #include "storage/proc.h"
@@ -88,9 +80,11 @@
 
 #include "audit.h"
 #include "biotoken.h"
+#include "catalog.h"
 #include "compat.h"
 #include "guc.h"
 #include "labels.h"
+#include "normalize.h"
 
 BtAuditShared *bt_audit_shared = NULL;
 
@@ -346,127 +340,6 @@ current_statement(int *location, int *len, uint64 *query_id)
 	return debug_query_string;
 }
 
-typedef struct BtToken
-{
-	int			location;
-	int			length;
-	bool		literal;
-} BtToken;
-
-/*
- * bt_audit_normalize
- *		The statement in text[location, location + len) (len <= 0: to the
- *		end) with every literal constant replaced by $n (numbered after the
- *		highest $n the statement has) and every comment dropped.
- *
- * Tokens are found with the core scanner; a token's length is where flex
- * put its NUL after it, as in pg_stat_statements.  Text the scanner cannot
- * read (the statement may be one the parser refused) is cut off at the
- * first unreadable token: a literal is never copied through.  The result is
- * palloc'd in the current context.
- */
-static char *
-bt_audit_normalize(const char *text, int location, int len)
-{
-	char	   *stmt;
-	int			stmtlen;
-	BtToken    *tokens;
-	int			ntokens = 0;
-	int			maxtokens = 64;
-	int			maxparam = 0;
-	bool		complete = true;
-	StringInfoData out;
-	int			pos = 0;
-	int			next_param;
-	int			i;
-	core_yyscan_t yyscanner;
-	core_yy_extra_type yyextra;
-	core_YYSTYPE yylval;
-	YYLTYPE		yylloc;
-	MemoryContext oldcxt = CurrentMemoryContext;
-
-	if (location < 0)
-		location = 0;
-	if (location > (int) strlen(text))
-		location = strlen(text);
-	stmtlen = strlen(text + location);
-	if (len > 0 && len < stmtlen)
-		stmtlen = len;
-	stmt = pnstrdup(text + location, stmtlen);
-	tokens = palloc(maxtokens * sizeof(BtToken));
-
-	PG_TRY();
-	{
-		yyscanner = scanner_init(stmt, &yyextra, &ScanKeywords, ScanKeywordTokens);
-		/* the statement was read once already; say nothing twice */
-		yyextra.escape_string_warning = false;
-		for (;;)
-		{
-			int			tok = core_yylex(&yylval, &yylloc, yyscanner);
-
-			if (tok == 0)
-				break;
-			if (ntokens == maxtokens)
-			{
-				maxtokens *= 2;
-				tokens = repalloc(tokens, maxtokens * sizeof(BtToken));
-			}
-			tokens[ntokens].location = yylloc;
-			tokens[ntokens].length = strlen(yyextra.scanbuf + yylloc);
-			tokens[ntokens].literal = (tok == ICONST || tok == FCONST ||
-									   tok == SCONST || tok == USCONST ||
-									   tok == BCONST || tok == XCONST);
-			if (tok == PARAM && yylval.ival > maxparam)
-				maxparam = yylval.ival;
-			ntokens++;
-		}
-		scanner_finish(yyscanner);
-	}
-	PG_CATCH();
-	{
-		/*
-		 * A lexer error is of the statement, not of the log, and its
-		 * message may quote the statement: drop it.  The scanner holds no
-		 * resources but palloc'd memory.
-		 */
-		MemoryContextSwitchTo(oldcxt);
-		FlushErrorState();
-		complete = false;
-	}
-	PG_END_TRY();
-
-	initStringInfo(&out);
-	next_param = maxparam + 1;
-	for (i = 0; i < ntokens; i++)
-	{
-		BtToken    *t = &tokens[i];
-		int			j;
-		bool		blank = true;
-
-		/* between tokens only white space and comments: keep only space */
-		for (j = pos; j < t->location; j++)
-			if (!scanner_isspace(stmt[j]))
-				blank = false;
-		if (blank)
-			appendBinaryStringInfo(&out, stmt + pos, t->location - pos);
-		else
-			appendStringInfoChar(&out, ' ');
-
-		if (t->literal)
-			appendStringInfo(&out, "$%d", next_param++);
-		else
-			appendBinaryStringInfo(&out, stmt + t->location, t->length);
-		pos = t->location + t->length;
-	}
-	if (!complete)
-		appendStringInfoString(&out, " ...");
-
-	pfree(tokens);
-	pfree(stmt);
-	return out.data;
-}
-
-
 /* ----------------------------------------------------------------
  * Building and queueing a record
  * ----------------------------------------------------------------
@@ -557,7 +430,7 @@ fill_context(const BtAuditRecord *rec, bool with_statement, BtAuditContext *cx)
 	{
 		text = current_statement(&location, &len, &query_id);
 		if (text != NULL)
-			cx->statement = bt_audit_normalize(text, location, len);
+			cx->statement = bt_normalize_statement(text, location, len);
 		cx->query_id = query_id;
 	}
 	if (rec->detail != NULL)
@@ -573,10 +446,34 @@ fill_context(const BtAuditRecord *rec, bool with_statement, BtAuditContext *cx)
 }
 
 /*
- * Pack a record into one palloc'd entry.  The statement is cut to
- * BT_AUDIT_MAX_STATEMENT bytes (at a character boundary) and, if the entry
- * would still not fit the queue, to less; the full normalized statement
- * still goes to the server log.
+ * cx->detail (canonical jsonb text, or NULL) with "columns_omitted" and
+ * "columns_total" added, canonical again; palloc'd in the current context.
+ */
+static char *
+detail_with_omitted(const char *detail, int omitted, int total)
+{
+	char	   *extra = psprintf("{\"columns_omitted\": %d, \"columns_total\": %d}",
+								 omitted, total);
+	Datum		jb = DirectFunctionCall1(jsonb_in, CStringGetDatum(extra));
+	Jsonb	   *res;
+
+	if (detail != NULL)
+		jb = DirectFunctionCall2(jsonb_concat,
+								 DirectFunctionCall1(jsonb_in, CStringGetDatum(detail)),
+								 jb);
+	res = DatumGetJsonbP(jb);
+	return JsonbToCString(NULL, &res->root, VARSIZE(res));
+}
+
+/*
+ * Pack a record into one palloc'd entry of at most BT_AUDIT_MAX_ENTRY
+ * bytes.  The statement is cut to BT_AUDIT_MAX_STATEMENT bytes (at a
+ * character boundary) and, if the entry would still not fit the queue, to
+ * less, down to 1 kB; then the column list is cut, keeping its first
+ * columns, and detail gets "columns_omitted" and "columns_total".  The
+ * categories are always kept.  A record is never dropped for its size: a
+ * refusal must be recorded.  The server-log line still gets the full
+ * statement and column list.
  */
 static BtAuditEntry *
 pack_entry(const BtAuditRecord *rec, const BtAuditContext *cx)
@@ -584,8 +481,11 @@ pack_entry(const BtAuditRecord *rec, const BtAuditContext *cx)
 	StringInfoData buf;
 	BtAuditEntry hdr;
 	char	   *statement = cx->statement;
+	char	   *detail = cx->detail;
 	int			stmt_limit = BT_AUDIT_MAX_STATEMENT;
-	ListCell   *lc;
+	int			ncolumns = list_length(rec->columns);
+	int			keep = ncolumns;
+	int			i;
 
 	for (;;)
 	{
@@ -606,7 +506,7 @@ pack_entry(const BtAuditRecord *rec, const BtAuditContext *cx)
 		hdr.backend_pid = MyProcPid;
 		hdr.logged_at = cx->logged_at;
 		hdr.query_id = (int64) cx->query_id;
-		hdr.ncolumns = list_length(rec->columns);
+		hdr.ncolumns = keep;
 		hdr.procno = BT_MY_PROCNO;
 
 		initStringInfo(&buf);
@@ -619,23 +519,29 @@ pack_entry(const BtAuditRecord *rec, const BtAuditContext *cx)
 		pack_string(&buf, cx->client_addr);
 		pack_string(&buf, cx->application_name);
 		pack_string(&buf, statement);
-		pack_string(&buf, cx->detail);
-		foreach(lc, rec->columns)
-			pack_string(&buf, (const char *) lfirst(lc));
+		pack_string(&buf, detail);
+		for (i = 0; i < keep; i++)
+			pack_string(&buf, (const char *) list_nth(rec->columns, i));
 		while (buf.len % MAXIMUM_ALIGNOF != 0)
 			appendStringInfoChar(&buf, '\0');
 
 		if (buf.len <= BT_AUDIT_MAX_ENTRY)
 			break;
-		if (statement == NULL || stmt_limit <= 1024)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("statement refused: its access-log record is too large"),
-					 errdetail("The record would take %d bytes; at most %d fit in the access-log queue.",
-							   buf.len, (int) BT_AUDIT_MAX_ENTRY),
-					 errhidestmt(true)));
-		stmt_limit /= 2;
 		pfree(buf.data);
+		if (statement != NULL && stmt_limit > 1024)
+		{
+			stmt_limit /= 2;
+			continue;
+		}
+		if (keep == 0)
+			/* user names, addresses and a 1 kB statement fit in 64 kB */
+			elog(ERROR, "access-log record of %d bytes does not fit the queue",
+				 buf.len);
+		/* keep the share of the columns that fits, and room for detail */
+		keep = (int) ((int64) keep * (BT_AUDIT_MAX_ENTRY - 512) / buf.len);
+		if (keep >= ncolumns)
+			keep = ncolumns - 1;
+		detail = detail_with_omitted(cx->detail, ncolumns - keep, ncolumns);
 	}
 
 	((BtAuditEntry *) buf.data)->len = buf.len;
@@ -850,7 +756,7 @@ static void
 throw_not_committed(const char *why, const char *hint)
 {
 	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			(errcode(BT_ERRCODE_LOG_UNAVAILABLE),
 			 errmsg("statement refused: the access log could not be written"),
 			 errdetail("%s", why),
 			 errhint("%s", hint ? hint :
@@ -1113,14 +1019,19 @@ log_place(Oid *relid, Oid *owner)
  * ----------------------------------------------------------------
  */
 
-/* append s as a double-quoted value on one line */
+/*
+ * Append s to buf escaped so that it stays on one line and cannot end its
+ * field: backslash, double quote and every control character are written
+ * as backslash escapes (\n, \r, \t, \xNN).
+ */
 static void
-append_quoted(StringInfo buf, const char *s)
+append_escaped(StringInfo buf, const char *s)
 {
-	appendStringInfoChar(buf, '"');
 	for (; *s; s++)
 	{
-		switch (*s)
+		unsigned char c = (unsigned char) *s;
+
+		switch (c)
 		{
 			case '"':
 				appendStringInfoString(buf, "\\\"");
@@ -1138,10 +1049,47 @@ append_quoted(StringInfo buf, const char *s)
 				appendStringInfoString(buf, "\\t");
 				break;
 			default:
-				appendStringInfoChar(buf, *s);
+				if (c < 0x20 || c == 0x7f)
+					appendStringInfo(buf, "\\x%02x", c);
+				else
+					appendStringInfoChar(buf, (char) c);
 		}
 	}
+}
+
+/* append s as a double-quoted value on one line */
+static void
+append_quoted(StringInfo buf, const char *s)
+{
 	appendStringInfoChar(buf, '"');
+	append_escaped(buf, s);
+	appendStringInfoChar(buf, '"');
+}
+
+/*
+ * Append a column name as an element of the {...} list: as it is when it
+ * holds only characters that cannot end an element or a line, else
+ * double-quoted and escaped (as array_out quotes, plus the escapes of
+ * append_escaped).
+ */
+static void
+append_list_element(StringInfo buf, const char *s)
+{
+	const char *p;
+	bool		plain = (*s != '\0');
+
+	for (p = s; *p && plain; p++)
+	{
+		unsigned char c = (unsigned char) *p;
+
+		if (c <= 0x20 || c == 0x7f || c == '{' || c == '}' || c == ',' ||
+			c == '"' || c == '\\')
+			plain = false;
+	}
+	if (plain)
+		appendStringInfoString(buf, s);
+	else
+		append_quoted(buf, s);
 }
 
 /*
@@ -1216,7 +1164,7 @@ server_log_line(const BtAuditRecord *rec, const BtAuditContext *cx,
 		{
 			if (!first)
 				appendStringInfoChar(&buf, ',');
-			appendStringInfoString(&buf, (const char *) lfirst(lc));
+			append_list_element(&buf, (const char *) lfirst(lc));
 			first = false;
 		}
 		appendStringInfoChar(&buf, '}');

@@ -109,6 +109,7 @@
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "catalog.h"
 #include "biotoken.h"
 #include "compat.h"
 #include "guc.h"
@@ -531,71 +532,20 @@ throw_log_unusable(const char *detail)
  *		EXTENSION is running).  Throws 55000 if the member is not a
  *		permanent plain table owned by the extension's owner.  Needs a
  *		transaction; locks nothing but the catalogs it reads.
- *
- * XXX issue #10: harden's catalog.c looks up biotoken's relations the same
- * way; use it once both are on main.
  */
 Oid
 bt_audit_log_find(Oid *owner)
 {
-	Relation	catrel;
-	ScanKeyData key[2];
-	SysScanDesc scan;
 	HeapTuple	tup;
-	Oid			extoid = InvalidOid;
-	Oid			extowner = InvalidOid;
-	Oid			relid = InvalidOid;
+	Oid			extowner;
+	Oid			relid;
 	Form_pg_class cls;
 
-	catrel = table_open(ExtensionRelationId, AccessShareLock);
-	ScanKeyInit(&key[0], Anum_pg_extension_extname, BTEqualStrategyNumber,
-				F_NAMEEQ, CStringGetDatum("biotoken"));
-	scan = systable_beginscan(catrel, ExtensionNameIndexId, true, NULL, 1, key);
-	tup = systable_getnext(scan);
-	if (HeapTupleIsValid(tup))
-	{
-		extoid = ((Form_pg_extension) GETSTRUCT(tup))->oid;
-		extowner = ((Form_pg_extension) GETSTRUCT(tup))->extowner;
-	}
-	systable_endscan(scan);
-	table_close(catrel, AccessShareLock);
-	if (!OidIsValid(extoid))
-		return InvalidOid;
-
-	catrel = table_open(DependRelationId, AccessShareLock);
-	ScanKeyInit(&key[0], Anum_pg_depend_refclassid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(ExtensionRelationId));
-	ScanKeyInit(&key[1], Anum_pg_depend_refobjid, BTEqualStrategyNumber,
-				F_OIDEQ, ObjectIdGetDatum(extoid));
-	scan = systable_beginscan(catrel, DependReferenceIndexId, true, NULL, 2, key);
-	while (HeapTupleIsValid(tup = systable_getnext(scan)))
-	{
-		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
-		HeapTuple	reltup;
-
-		if (dep->classid != RelationRelationId || dep->objsubid != 0 ||
-			dep->deptype != DEPENDENCY_EXTENSION)
-			continue;
-		reltup = SearchSysCache1(RELOID, ObjectIdGetDatum(dep->objid));
-		if (!HeapTupleIsValid(reltup))
-			continue;
-		if (strcmp(NameStr(((Form_pg_class) GETSTRUCT(reltup))->relname),
-				   "access_log") == 0)
-		{
-			if (OidIsValid(relid))
-			{
-				ReleaseSysCache(reltup);
-				systable_endscan(scan);
-				throw_log_unusable("The extension has more than one member named access_log.");
-			}
-			relid = dep->objid;
-		}
-		ReleaseSysCache(reltup);
-	}
-	systable_endscan(scan);
-	table_close(catrel, AccessShareLock);
+	/* by extension membership, kind and owner checked (catalog.c) */
+	relid = bt_catalog_relid(BT_CATALOG_ACCESS_LOG);
 	if (!OidIsValid(relid))
 		return InvalidOid;
+	extowner = bt_catalog_extension_owner();
 
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))

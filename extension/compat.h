@@ -126,4 +126,25 @@ bt_extend_relation(Relation rel, ForkNumber fork)
 	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
 #endif
 
+/*
+ * The index AM's part of a parallel index scan's shared state, and the
+ * signature of amestimateparallelscan.  PostgreSQL 17 passed the numbers of
+ * scan keys and ordering keys to amestimateparallelscan, 18 the index too,
+ * and 18 renamed ps_offset to ps_offset_am.
+ */
+#if PG_VERSION_NUM >= 180000
+#define BT_PARALLEL_SCAN_AM(pscan) \
+	((void *) OffsetToPointer((void *) (pscan), (pscan)->ps_offset_am))
+#define BT_ESTIMATE_PARALLEL_SCAN_ARGS \
+	Relation indexRelation, int nkeys, int norderbys
+#else
+#define BT_PARALLEL_SCAN_AM(pscan) \
+	((void *) OffsetToPointer((void *) (pscan), (pscan)->ps_offset))
+#if PG_VERSION_NUM >= 170000
+#define BT_ESTIMATE_PARALLEL_SCAN_ARGS	int nkeys, int norderbys
+#else
+#define BT_ESTIMATE_PARALLEL_SCAN_ARGS	void
+#endif
+#endif
+
 #endif							/* BIOTOKEN_COMPAT_H */

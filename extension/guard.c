@@ -45,6 +45,17 @@
  * closed, so a statement run meanwhile is judged together with it
  * (stricter, never looser).
  *
+ * Portals.  A cursor's query reads its columns whenever it delivers rows,
+ * not only in the statement that declared it.  So a portal starting a
+ * query over classified columns keeps them (BtGuardPortal), and whenever
+ * the portal runs that query in a later statement (FETCH, a DO block
+ * fetching, the COMMIT that materialises a WITH HOLD cursor, a FETCH from
+ * the held rows) they are judged again as read by that statement, before
+ * its first row; functions evaluated during the fetch are judged together
+ * with them.  While a grant covers the statement the portal's columns are
+ * judged at every run, so a revocation stops the cursor and every fetch it
+ * lets through is logged.
+ *
  * With biotoken.scope = transaction a second set accumulates over the
  * transaction in TopTransactionContext; it is dropped at commit and abort
  * (a procedure's COMMIT starts a new one) and not at subtransaction abort,
@@ -57,16 +68,11 @@
  * run inside the worker are then judged with them, since the leader never
  * sees those.
  *
- * Lineage.  INSERT, UPDATE and MERGE are analysed in the planner hook
- * (after rewriting, before planning changes the tree), CREATE TABLE AS,
- * SELECT INTO and materialized views in the utility hook once the target
- * exists: every target column whose value expression references a
- * classified column is labelled with that column's categories through
- * bt_labels_set_lineage().  This runs whether or not a grant covers the
- * statement, and whether or not the guard is on.  A copy that would put
- * biometric and identity or financial data into one column is refused: a
- * column carries one label.  Values that pass through variables (a
- * client's, or PL/pgSQL's) are not traced.
+ * Lineage (lineage.c).  The planner hook hands INSERT, UPDATE and MERGE
+ * to the lineage resolver after rewriting and before planning changes the
+ * tree, the utility hook CREATE TABLE AS, SELECT INTO and materialized
+ * views once the target exists; the labels lineage sets are made with the
+ * guard's hooks out of the way (in_guard).
  *
  * Memory: the fast path (no classified relation in the range table)
  * allocates nothing, and neither does a typical classified statement: sets
@@ -94,6 +100,7 @@
 #include "commands/defrem.h"
 #include "commands/prepare.h"
 #include "executor/executor.h"
+#include "lib/ilist.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
@@ -106,6 +113,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/portal.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -116,6 +124,7 @@
 #include "guard.h"
 #include "guc.h"
 #include "labels.h"
+#include "lineage.h"
 
 /*
  * PostgreSQL 16 moved the column sets into RTEPermissionInfo and gave
@@ -125,8 +134,6 @@
 #ifdef BT_HAVE_PERMINFO
 #error "guard.c reads column sets from RangeTblEntry: port it to RTEPermissionInfo"
 #endif
-
-#define BT_CAT_OTHER	(BT_CAT_IDENTITY | BT_CAT_FINANCIAL)
 
 /* One classified column a statement reads or writes. */
 typedef struct BtGuardColumn
@@ -164,23 +171,25 @@ typedef struct BtGuardSet
 	Oid			inline_rels[BT_INLINE_RELS];
 } BtGuardSet;
 
-/* One target column to be labelled by lineage. */
-typedef struct BtLineageTarget
+/*
+ * The classified columns a portal's query reads (a cursor, a refcursor a
+ * function opened, psql's FETCH_COUNT cursor, a client's portal run in
+ * pieces): judged again whenever the portal delivers rows in a statement
+ * other than the one that counted them last, and at every run while a
+ * grant covers the statement.  One per executor run, in its es_query_cxt;
+ * a WITH HOLD cursor gets a second one in its portal's context, since its
+ * rows outlive the executor.  Each unlinks itself when its context goes.
+ */
+typedef struct BtGuardPortal
 {
-	AttrNumber	attnum;
-	int			categories;
-	List	   *sources;		/* of char *, "schema.table.column" */
-} BtLineageTarget;
-
-/* Where the lineage resolver is: the query levels, innermost first. */
-typedef struct BtLineageWalk
-{
-	List	   *levels;			/* of Query *, innermost first */
-	List	   *active_ctes;	/* CTEs being resolved (recursive CTEs) */
-	Query	   *top;			/* the query whose targets are labelled */
-	int			categories;
-	List	   *sources;
-} BtLineageWalk;
+	dlist_node	node;
+	QueryDesc  *queryDesc;		/* the executor run, or NULL when held */
+	Portal		portal;			/* the held portal, or NULL */
+	bool		held_copy;		/* a held copy was made of this one */
+	uint64		generation;		/* statement that counted it last */
+	MemoryContextCallback callback;
+	BtGuardSet	set;
+} BtGuardPortal;
 
 /* Saved hook values */
 static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms = NULL;
@@ -204,6 +213,12 @@ static int	explain_plan_level = -1;
 /* User code runs at level 0 outside a statement: count to the xact end. */
 static bool orphan_mode = false;
 
+/* Whether the check of the plan starting found classified columns. */
+static bool starting_classified = false;
+
+/* The portals whose columns are judged again when they deliver rows. */
+static dlist_head guard_portals = DLIST_STATIC_INIT(guard_portals);
+
 /* Set while the guard itself calls out (lineage labels); skip the hooks. */
 static bool in_guard = false;
 
@@ -212,6 +227,7 @@ static MemoryContext stmt_cxt = NULL;
 static BtGuardSet stmt_set;
 static bool stmt_dirty = false;
 static int64 stmt_grant_id = 0; /* grant that let it through, logged */
+static uint64 stmt_generation = 1;	/* bumped when a statement's set ends */
 static TimestampTz stmt_grant_checked_at = 0;	/* when it was last read */
 
 /*
@@ -320,21 +336,6 @@ set_add_entry(BtGuardSet *set, Oid relid, AttrNumber attnum, int cats,
 	col->written = written;
 }
 
-/* the number of attributes of a relation (dropped ones included), or 0 */
-static AttrNumber
-relation_natts(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	AttrNumber	natts = 0;
-
-	if (HeapTupleIsValid(tuple))
-	{
-		natts = ((Form_pg_class) GETSTRUCT(tuple))->relnatts;
-		ReleaseSysCache(tuple);
-	}
-	return natts;
-}
-
 /*
  * Add a column of a relation if it is classified; attnum 0 is the whole
  * row (SELECT t, row_to_json(t), t::text), that is every column.  System
@@ -348,7 +349,7 @@ set_add_column(BtGuardSet *set, Oid relid, AttrNumber attnum, bool read,
 
 	if (attnum == InvalidAttrNumber)
 	{
-		AttrNumber	natts = relation_natts(relid);
+		AttrNumber	natts = bt_labels_relation_natts(relid);
 		AttrNumber	a;
 
 		for (a = 1; a <= natts; a++)
@@ -382,12 +383,11 @@ set_merge(BtGuardSet *dst, const BtGuardSet *src)
 	}
 }
 
-/* Whether reads and writes combine biometric with identity or financial. */
+/* Whether reads and writes bring categories together that may not meet. */
 static inline bool
 combines(int read_cats, int write_cats)
 {
-	return (read_cats & BT_CAT_BIOMETRIC) != 0 &&
-		((read_cats | write_cats) & BT_CAT_OTHER) != 0;
+	return bt_categories_combine(read_cats, write_cats);
 }
 
 
@@ -476,46 +476,6 @@ collect_rtable(BtGuardSet *set, List *rangeTable)
  * ----------------------------------------------------------------
  */
 
-/*
- * "schema.table.column", quoted where needed; palloc'd in the current
- * context.  A column of a relation dropped meanwhile is named by number.
- */
-static char *
-column_name(Oid relid, AttrNumber attnum)
-{
-	char	   *relname = get_rel_name(relid);
-	char	   *nspname = relname ? get_namespace_name(get_rel_namespace(relid)) : NULL;
-	char	   *attname = get_attname(relid, attnum, true);
-
-	if (relname == NULL || nspname == NULL || attname == NULL)
-		return psprintf("relation %u column %d", relid, attnum);
-	return psprintf("%s.%s.%s", quote_identifier(nspname),
-					quote_identifier(relname), quote_identifier(attname));
-}
-
-/* the SQL names of the categories in cats, joined with "sep" and "last" */
-static void
-append_category_names(StringInfo buf, int cats, const char *sep,
-					  const char *last)
-{
-	int			bit;
-	int			n = 0;
-	int			total = 0;
-
-	for (bit = BT_CAT_BIOMETRIC; bit <= BT_CAT_FINANCIAL; bit <<= 1)
-		if (cats & bit)
-			total++;
-	for (bit = BT_CAT_BIOMETRIC; bit <= BT_CAT_FINANCIAL; bit <<= 1)
-	{
-		if ((cats & bit) == 0)
-			continue;
-		if (n > 0)
-			appendStringInfoString(buf, n == total - 1 ? last : sep);
-		appendStringInfoString(buf, bt_labels_category_name(bit));
-		n++;
-	}
-}
-
 /* append "schema.table.column (category)" for each selected column */
 static void
 append_column_list(StringInfo buf, const BtGuardSet *set, bool want_read,
@@ -533,8 +493,8 @@ append_column_list(StringInfo buf, const BtGuardSet *set, bool want_read,
 			continue;
 		if (!first)
 			appendStringInfoString(buf, ", ");
-		appendStringInfo(buf, "%s (", column_name(col->relid, col->attnum));
-		append_category_names(buf, col->categories, ", ", ", ");
+		appendStringInfo(buf, "%s (", bt_labels_column_name(col->relid, col->attnum));
+		bt_categories_append_names(buf, col->categories, ", ", ", ");
 		appendStringInfoChar(buf, ')');
 		first = false;
 	}
@@ -550,19 +510,20 @@ fill_record(BtAuditRecord *rec, BtAuditEvent event, int64 grant_id,
 			const BtGuardSet *all)
 {
 	int			i;
+	int			others = bt_categories_conflicts(all->read_cats);
 
 	rec->event = event;
 	rec->grant_id = grant_id;
-	rec->categories = all->read_cats | (all->write_cats & BT_CAT_OTHER);
+	rec->categories = all->read_cats | (all->write_cats & others);
 	rec->columns = NIL;
 	rec->detail = NULL;
 	for (i = 0; i < all->ncols; i++)
 	{
 		const BtGuardColumn *col = &all->cols[i];
 
-		if (col->read || (col->categories & BT_CAT_OTHER))
+		if (col->read || (col->categories & others))
 			rec->columns = lappend(rec->columns,
-								   column_name(col->relid, col->attnum));
+								   bt_labels_column_name(col->relid, col->attnum));
 	}
 }
 
@@ -575,10 +536,15 @@ static bool
 refuse(const BtGuardSet *all, bool transaction, bool ereport_on_violation)
 {
 	BtAuditRecord rec;
+	StringInfoData first;
 	StringInfoData others;
 	StringInfoData reads;
 	StringInfoData writes;
-	int			written_other = all->write_cats & BT_CAT_OTHER;
+	int			conflicts = bt_categories_conflicts(all->read_cats);
+	int			met = (all->read_cats | all->write_cats) & conflicts;
+	int			written_other = all->write_cats & conflicts;
+	int			readers = 0;
+	int			i;
 
 	/* the record is written first: it must outlive the rollback */
 	fill_record(&rec, BT_EVENT_REFUSED, 0, all);
@@ -587,18 +553,25 @@ refuse(const BtGuardSet *all, bool transaction, bool ereport_on_violation)
 	if (!ereport_on_violation)
 		return false;
 
+	/* the categories read that meet what they may not meet, and those */
+	for (i = 0; i < bt_ncategories; i++)
+		if ((all->read_cats & bt_categories[i].bit) &&
+			(met & bt_categories[i].may_not_meet))
+			readers |= bt_categories[i].bit;
+	initStringInfo(&first);
+	bt_categories_append_names(&first, readers, ", ", " and ");
 	initStringInfo(&others);
-	append_category_names(&others, (all->read_cats | all->write_cats) & BT_CAT_OTHER,
-						  ", ", " and ");
+	bt_categories_append_names(&others, met & ~readers, ", ", " and ");
 	initStringInfo(&reads);
 	append_column_list(&reads, all, true, BT_CAT_ALL);
 	initStringInfo(&writes);
 	if (written_other)
-		append_column_list(&writes, all, false, BT_CAT_OTHER);
+		append_column_list(&writes, all, false, conflicts);
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("cannot combine biometric data with %s data", others.data),
+			 errmsg("cannot combine %s data with %s data", first.data,
+					others.data),
 			 writes.len > 0 ?
 			 errdetail("The %s reads %s and writes %s.",
 					   transaction ? "transaction" : "statement",
@@ -635,7 +608,7 @@ note_new_biometric_reads(const BtGuardSet *new_set)
 			seen = stmt_set.cols[j].relid == col->relid &&
 				stmt_set.cols[j].attnum == col->attnum && stmt_set.cols[j].read;
 		if (!seen)
-			columns = lappend(columns, column_name(col->relid, col->attnum));
+			columns = lappend(columns, bt_labels_column_name(col->relid, col->attnum));
 	}
 	if (columns != NIL)
 		bt_audit_note_read(columns);
@@ -847,472 +820,21 @@ guard_check(List *rangeTable, bool ereport_on_violation, bool judge,
  * ----------------------------------------------------------------
  */
 
-static void lineage_resolve_var(BtLineageWalk *walk, List *levels,
-								Index varno, AttrNumber attno);
-static void lineage_resolve_output(BtLineageWalk *walk, List *levels,
-								   Query *query, AttrNumber attno);
-
-/* note a classified source column */
-static void
-lineage_add_column(BtLineageWalk *walk, Oid relid, AttrNumber attnum)
-{
-	int			cats;
-	char	   *name;
-	ListCell   *lc;
-
-	if (attnum == InvalidAttrNumber)
-	{
-		AttrNumber	natts = relation_natts(relid);
-		AttrNumber	a;
-
-		for (a = 1; a <= natts; a++)
-			lineage_add_column(walk, relid, a);
-		return;
-	}
-	if (attnum < 0)
-		return;
-	cats = bt_labels_column_category(relid, attnum);
-	if (cats == 0)
-		return;
-	walk->categories |= cats;
-	name = column_name(relid, attnum);
-	foreach(lc, walk->sources)
-		if (strcmp((char *) lfirst(lc), name) == 0)
-			return;
-	walk->sources = lappend(walk->sources, name);
-}
-
 /*
- * Expression walker of the lineage resolver.  Vars are followed to the
- * base columns they come from; a SubLink's value comes from its subquery's
- * output columns; a PARAM_MULTIEXPR (UPDATE ... SET (a, b) = (SELECT ...))
- * from the MULTIEXPR SubLinks of the top query.
- */
-static bool
-lineage_walker(Node *node, BtLineageWalk *walk)
-{
-	if (node == NULL)
-		return false;
-	check_stack_depth();
-
-	if (IsA(node, Var))
-	{
-		Var		   *var = (Var *) node;
-
-		if (var->varlevelsup < list_length(walk->levels))
-			lineage_resolve_var(walk,
-								list_copy_tail(walk->levels, var->varlevelsup),
-								var->varno, var->varattno);
-		return false;
-	}
-	if (IsA(node, SubLink))
-	{
-		SubLink    *sublink = (SubLink *) node;
-		Query	   *sub = castNode(Query, sublink->subselect);
-
-		(void) lineage_walker(sublink->testexpr, walk);
-		lineage_resolve_output(walk, walk->levels, sub, InvalidAttrNumber);
-		return false;
-	}
-	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_MULTIEXPR &&
-		walk->top != NULL)
-	{
-		ListCell   *lc;
-
-		foreach(lc, walk->top->targetList)
-		{
-			TargetEntry *tle = (TargetEntry *) lfirst(lc);
-
-			if (tle->resjunk && IsA(tle->expr, SubLink) &&
-				((SubLink *) tle->expr)->subLinkType == MULTIEXPR_SUBLINK)
-				lineage_resolve_output(walk, list_make1(walk->top),
-									   castNode(Query, ((SubLink *) tle->expr)->subselect),
-									   InvalidAttrNumber);
-		}
-		return false;
-	}
-	if (IsA(node, Query))
-		return false;			/* SubLinks are handled above */
-	return expression_tree_walker(node, lineage_walker, (void *) walk);
-}
-
-/* walk an expression evaluated at the query level that heads "levels" */
-static void
-lineage_walk_expr(BtLineageWalk *walk, List *levels, Node *expr)
-{
-	List	   *save = walk->levels;
-
-	walk->levels = levels;
-	(void) lineage_walker(expr, walk);
-	walk->levels = save;
-}
-
-/* collect the leaf range-table indexes of a set-operation tree */
-static void
-setop_leaves(Node *node, List **leaves)
-{
-	if (node == NULL)
-		return;
-	if (IsA(node, RangeTblRef))
-		*leaves = lappend_int(*leaves, ((RangeTblRef *) node)->rtindex);
-	else if (IsA(node, SetOperationStmt))
-	{
-		setop_leaves(((SetOperationStmt *) node)->larg, leaves);
-		setop_leaves(((SetOperationStmt *) node)->rarg, leaves);
-	}
-}
-
-/*
- * Resolve output column attno (0: every column) of query, a subquery whose
- * enclosing levels are "levels".  A set operation's output comes from
- * every arm, not only the leftmost one its target list points at.
- */
-static void
-lineage_resolve_output(BtLineageWalk *walk, List *levels, Query *query,
-					   AttrNumber attno)
-{
-	List	   *sublevels = lcons(query, list_copy(levels));
-	ListCell   *lc;
-
-	if (query->setOperations != NULL)
-	{
-		List	   *leaves = NIL;
-
-		setop_leaves(query->setOperations, &leaves);
-		foreach(lc, leaves)
-			lineage_resolve_var(walk, sublevels, lfirst_int(lc), attno);
-		return;
-	}
-
-	foreach(lc, query->targetList)
-	{
-		TargetEntry *tle = (TargetEntry *) lfirst(lc);
-
-		if (tle->resjunk)
-			continue;
-		if (attno == InvalidAttrNumber || tle->resno == attno)
-			lineage_walk_expr(walk, sublevels, (Node *) tle->expr);
-	}
-}
-
-/*
- * The query a view or materialized view stores in its _RETURN rule, or
- * NULL.  The caller holds a lock on the relation.
- */
-static Query *
-stored_view_query(Relation rel)
-{
-	int			i;
-
-	if (rel->rd_rules == NULL)
-		return NULL;
-	for (i = 0; i < rel->rd_rules->numLocks; i++)
-	{
-		RewriteRule *rule = rel->rd_rules->rules[i];
-
-		if (rule->event == CMD_SELECT && list_length(rule->actions) == 1)
-			return copyObject(linitial_node(Query, rule->actions));
-	}
-	return NULL;
-}
-
-/*
- * Follow column attno (0: all) of range-table entry varno of the query
- * heading "levels" to the base columns it comes from.
- */
-static void
-lineage_resolve_var(BtLineageWalk *walk, List *levels, Index varno,
-					AttrNumber attno)
-{
-	Query	   *query = linitial_node(Query, levels);
-	RangeTblEntry *rte;
-	ListCell   *lc;
-
-	if (varno < 1 || varno > list_length(query->rtable))
-		return;
-	rte = rt_fetch(varno, query->rtable);
-
-	switch (rte->rtekind)
-	{
-		case RTE_RELATION:
-			if (rte->relkind == RELKIND_VIEW)
-			{
-				/* a query not yet rewritten (CREATE TABLE AS) */
-				Relation	rel = relation_open(rte->relid, AccessShareLock);
-				Query	   *viewq = stored_view_query(rel);
-
-				relation_close(rel, AccessShareLock);
-				if (viewq != NULL)
-					lineage_resolve_output(walk, NIL, viewq, attno);
-			}
-			else
-				lineage_add_column(walk, rte->relid, attno);
-			break;
-
-		case RTE_SUBQUERY:
-			lineage_resolve_output(walk, levels, rte->subquery, attno);
-			break;
-
-		case RTE_JOIN:
-			if (attno == InvalidAttrNumber)
-				lineage_walk_expr(walk, levels, (Node *) rte->joinaliasvars);
-			else if (attno > 0 && attno <= list_length(rte->joinaliasvars))
-				lineage_walk_expr(walk, levels,
-								  (Node *) list_nth(rte->joinaliasvars, attno - 1));
-			break;
-
-		case RTE_FUNCTION:
-			/* a function's result counts as derived from its arguments */
-			foreach(lc, rte->functions)
-				lineage_walk_expr(walk, levels,
-								  ((RangeTblFunction *) lfirst(lc))->funcexpr);
-			break;
-
-		case RTE_TABLEFUNC:
-			lineage_walk_expr(walk, levels, (Node *) rte->tablefunc);
-			break;
-
-		case RTE_VALUES:
-			foreach(lc, rte->values_lists)
-			{
-				List	   *row = (List *) lfirst(lc);
-
-				if (attno == InvalidAttrNumber)
-					lineage_walk_expr(walk, levels, (Node *) row);
-				else if (attno > 0 && attno <= list_length(row))
-					lineage_walk_expr(walk, levels, list_nth(row, attno - 1));
-			}
-			break;
-
-		case RTE_CTE:
-			{
-				List	   *ctelevels;
-				Query	   *owner;
-
-				if (rte->ctelevelsup >= list_length(levels))
-					break;
-				ctelevels = list_copy_tail(levels, rte->ctelevelsup);
-				owner = linitial_node(Query, ctelevels);
-				foreach(lc, owner->cteList)
-				{
-					CommonTableExpr *cte = (CommonTableExpr *) lfirst(lc);
-
-					if (strcmp(cte->ctename, rte->ctename) != 0)
-						continue;
-					/* a recursive CTE refers to itself: stop there */
-					if (list_member_ptr(walk->active_ctes, cte))
-						break;
-					walk->active_ctes = lappend(walk->active_ctes, cte);
-					if (IsA(cte->ctequery, Query))
-						lineage_resolve_output(walk, ctelevels,
-											   (Query *) cte->ctequery, attno);
-					walk->active_ctes = list_delete_last(walk->active_ctes);
-					break;
-				}
-			}
-			break;
-
-		default:
-			/* RTE_RESULT, RTE_NAMEDTUPLESTORE: nothing classified is known */
-			break;
-	}
-}
-
-/* Resolve one target expression of "top" into a lineage target, or NULL. */
-static BtLineageTarget *
-lineage_target(Query *top, Oid target_relid, AttrNumber attnum, Node *expr)
-{
-	BtLineageWalk walk;
-	BtLineageTarget *target;
-	int			have;
-
-	memset(&walk, 0, sizeof(walk));
-	walk.top = top;
-	walk.levels = list_make1(top);
-	(void) lineage_walker(expr, &walk);
-
-	if (walk.categories == 0)
-		return NULL;
-	have = OidIsValid(target_relid) ?
-		bt_labels_column_category(target_relid, attnum) : 0;
-	if ((walk.categories & ~have) == 0)
-		return NULL;
-
-	target = palloc(sizeof(BtLineageTarget));
-	target->attnum = attnum;
-	target->categories = walk.categories;
-	target->sources = walk.sources;
-	return target;
-}
-
-/* add the targets of a target list (resno = attnum) to *targets */
-static void
-lineage_targetlist(Query *top, Oid relid, List *tlist, List **targets)
-{
-	ListCell   *lc;
-
-	foreach(lc, tlist)
-	{
-		TargetEntry *tle = (TargetEntry *) lfirst(lc);
-		BtLineageTarget *target;
-
-		if (tle->resjunk || tle->resno <= 0)
-			continue;
-		target = lineage_target(top, relid, tle->resno, (Node *) tle->expr);
-		if (target != NULL)
-			*targets = lappend(*targets, target);
-	}
-}
-
-/*
- * The lineage of an INSERT, UPDATE or MERGE after rewriting: the target
- * columns that receive classified data they are not yet labelled with.
- * Must run before the planner, which rearranges the query in place.
- */
-static List *
-lineage_for_dml(Query *query, Oid *relid)
-{
-	RangeTblEntry *rte;
-	List	   *targets = NIL;
-	ListCell   *lc;
-
-	if (query->resultRelation <= 0)
-		return NIL;
-	rte = rt_fetch(query->resultRelation, query->rtable);
-	if (rte->rtekind != RTE_RELATION || rte->relid < FirstNormalObjectId)
-		return NIL;
-
-	/*
-	 * Only relations that store columns take labels; a view with INSTEAD OF
-	 * triggers passes its rows to the triggers' own statements.
-	 */
-	if (rte->relkind != RELKIND_RELATION &&
-		rte->relkind != RELKIND_PARTITIONED_TABLE &&
-		rte->relkind != RELKIND_MATVIEW &&
-		rte->relkind != RELKIND_FOREIGN_TABLE)
-		return NIL;
-	*relid = rte->relid;
-
-	lineage_targetlist(query, rte->relid, query->targetList, &targets);
-	if (query->onConflict != NULL)
-		lineage_targetlist(query, rte->relid, query->onConflict->onConflictSet,
-						   &targets);
-	foreach(lc, query->mergeActionList)
-		lineage_targetlist(query, rte->relid,
-						   ((MergeAction *) lfirst(lc))->targetList, &targets);
-	return targets;
-}
-
-/*
- * The lineage of a query whose output columns become the columns 1..n of
- * a new relation (CREATE TABLE AS, SELECT INTO, materialized views).
- */
-static List *
-lineage_for_output(Query *query)
-{
-	List	   *targets = NIL;
-	ListCell   *lc;
-	AttrNumber	attnum = 0;
-
-	foreach(lc, query->targetList)
-	{
-		TargetEntry *tle = (TargetEntry *) lfirst(lc);
-		BtLineageWalk walk;
-		BtLineageTarget *target;
-
-		if (tle->resjunk)
-			continue;
-		attnum++;
-
-		memset(&walk, 0, sizeof(walk));
-		walk.top = query;
-		lineage_resolve_output(&walk, NIL, query, tle->resno);
-		if (walk.categories == 0)
-			continue;
-		target = palloc(sizeof(BtLineageTarget));
-		target->attnum = attnum;
-		target->categories = walk.categories;
-		target->sources = walk.sources;
-		targets = lappend(targets, target);
-	}
-	return targets;
-}
-
-/*
- * Refuse a copy that would put biometric data and identity or financial
- * data into one column.  A column holds one category (labels.c keeps the
- * strongest), so such a column would be labelled biometric only and could
- * then be read, identity and all, by anyone who may read faces; a grant
- * does not change that, since the copy outlives the grant.
- */
-static void
-lineage_refuse_mixed(Oid relid, BtLineageTarget *target)
-{
-	BtAuditRecord rec;
-	StringInfoData others;
-	StringInfoData sources;
-	ListCell   *lc;
-	char	   *target_name = column_name(relid, target->attnum);
-
-	rec.event = BT_EVENT_REFUSED;
-	rec.grant_id = 0;
-	rec.categories = target->categories;
-	rec.columns = lappend(list_copy(target->sources), target_name);
-	rec.detail = NULL;
-	bt_audit_write(&rec);
-
-	initStringInfo(&others);
-	append_category_names(&others, target->categories & BT_CAT_OTHER, ", ", " and ");
-	initStringInfo(&sources);
-	foreach(lc, target->sources)
-	{
-		if (sources.len > 0)
-			appendStringInfoString(&sources, ", ");
-		appendStringInfoString(&sources, (char *) lfirst(lc));
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("cannot copy biometric data and %s data into one column",
-					others.data),
-			 errdetail("Column %s would receive data derived from %s.",
-					   target_name, sources.data),
-			 errhint("Copy them into separate columns: each is then labelled with its own category.")));
-}
-
-/*
- * Label the target columns of relid.  Labels already present are skipped
- * by labels.c's own comparison as well as ours.
+ * Label what a statement copied into relid (lineage.c), with the guard's
+ * own hooks out of the way of the catalog work that takes.
  */
 static void
 lineage_apply(Oid relid, List *targets)
 {
-	ListCell   *lc;
 	bool		save_in_guard = in_guard;
 
 	if (targets == NIL || !OidIsValid(relid))
 		return;
-
-	foreach(lc, targets)
-	{
-		BtLineageTarget *target = (BtLineageTarget *) lfirst(lc);
-
-		if ((target->categories & BT_CAT_BIOMETRIC) &&
-			(target->categories & BT_CAT_OTHER))
-			lineage_refuse_mixed(relid, target);
-	}
-
 	in_guard = true;
 	PG_TRY();
 	{
-		foreach(lc, targets)
-		{
-			BtLineageTarget *target = (BtLineageTarget *) lfirst(lc);
-
-			if ((target->categories &
-				 ~bt_labels_column_category(relid, target->attnum)) != 0)
-				bt_labels_set_lineage(relid, target->attnum,
-									  target->categories, target->sources);
-		}
+		bt_lineage_apply(relid, targets);
 	}
 	PG_FINALLY();
 	{
@@ -1321,29 +843,139 @@ lineage_apply(Oid relid, List *targets)
 	PG_END_TRY();
 }
 
-/*
- * The query of a CREATE TABLE AS, following CREATE TABLE AS EXECUTE to the
- * prepared statement.  A copy, since the utility call may scribble on it.
+
+/* ----------------------------------------------------------------
+ *		Portals
+ * ----------------------------------------------------------------
  */
-static Query *
-ctas_query(CreateTableAsStmt *ctas)
+
+/* Memory context callback: a portal set's context is going away. */
+static void
+forget_portal(void *arg)
 {
-	Query	   *query = castNode(Query, ctas->query);
+	BtGuardPortal *gp = (BtGuardPortal *) arg;
 
-	if (query->commandType == CMD_UTILITY &&
-		IsA(query->utilityStmt, ExecuteStmt))
+	dlist_delete(&gp->node);
+}
+
+/*
+ * A new portal set with a copy of set's columns, allocated in cxt and
+ * unlinked when cxt is reset or deleted.
+ */
+static BtGuardPortal *
+new_portal_set(MemoryContext cxt, QueryDesc *queryDesc, Portal portal)
+{
+	BtGuardPortal *gp = MemoryContextAllocZero(cxt, sizeof(BtGuardPortal));
+
+	gp->queryDesc = queryDesc;
+	gp->portal = portal;
+	gp->generation = stmt_generation;
+	set_init(&gp->set, cxt);
+	gp->callback.func = forget_portal;
+	gp->callback.arg = gp;
+	MemoryContextRegisterResetCallback(cxt, &gp->callback);
+	dlist_push_head(&guard_portals, &gp->node);
+	return gp;
+}
+
+/*
+ * A portal is starting a query that reads classified columns: keep them,
+ * for the statements that fetch its rows later.  The check that just
+ * passed counted them for the statement starting it.
+ */
+static void
+remember_portal(QueryDesc *queryDesc)
+{
+	BtGuardPortal *gp;
+
+	gp = new_portal_set(queryDesc->estate->es_query_cxt, queryDesc, NULL);
+	collect_rtable(&gp->set, queryDesc->plannedstmt->rtable);
+}
+
+/*
+ * Judge a portal's columns as read by the current statement (the FETCH,
+ * the DO block fetching, the COMMIT materialising a held cursor): throws
+ * the refusal, or adds them to the statement set.  Functions that run
+ * while the rows are produced are then judged together with them.
+ */
+static void
+judge_portal_set(BtGuardPortal *gp)
+{
+	BtGuardSet	new_set;
+
+	if (in_guard || bt_audit_is_writer() || IsParallelWorker())
+		return;
+	if (!bt_guard && !bt_log_reads)
+		return;
+	if (gp->generation == stmt_generation && stmt_grant_id == 0)
+		return;				/* counted by this statement, and no grant to recheck */
+
+	if (stmt_cxt == NULL)
+		stmt_cxt = AllocSetContextCreate(TopMemoryContext,
+										 "biotoken guard statement",
+										 ALLOCSET_SMALL_SIZES);
+	set_init(&new_set, CurrentMemoryContext);
+	set_merge(&new_set, &gp->set);
+	(void) guard_decide(&new_set, true, bt_guard, true);
+	gp->generation = stmt_generation;
+}
+
+/*
+ * A portal runs queryDesc, its own query.  A WITH HOLD cursor's rows will
+ * outlive the executor (they are materialised at COMMIT): copy its set
+ * into the portal's own context first, for the FETCHes from the store.
+ */
+static pg_noinline void
+judge_portal_run(QueryDesc *queryDesc)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &guard_portals)
 	{
-		ExecuteStmt *execute = (ExecuteStmt *) query->utilityStmt;
-		PreparedStatement *prepared = FetchPreparedStatement(execute->name, false);
+		BtGuardPortal *gp = dlist_container(BtGuardPortal, node, iter.cur);
 
-		if (prepared == NULL ||
-			list_length(prepared->plansource->query_list) != 1)
-			return NULL;
-		query = linitial_node(Query, prepared->plansource->query_list);
+		if (gp->queryDesc != queryDesc)
+			continue;
+		if ((ActivePortal->cursorOptions & CURSOR_OPT_HOLD) && !gp->held_copy)
+		{
+			BtGuardPortal *held;
+
+			held = new_portal_set(ActivePortal->portalContext, NULL,
+								  ActivePortal);
+			set_merge(&held->set, &gp->set);
+			gp->held_copy = true;
+		}
+		judge_portal_set(gp);
+		return;
 	}
-	if (query->commandType != CMD_SELECT)
-		return NULL;
-	return copyObject(query);
+}
+
+/*
+ * FETCH from a held cursor reads its rows from the store the COMMIT made,
+ * without the executor: judge the cursor's columns here.
+ */
+static void
+judge_held_fetch(FetchStmt *stmt)
+{
+	Portal		portal;
+	dlist_iter	iter;
+
+	if (stmt->ismove || stmt->portalname == NULL)
+		return;
+	portal = GetPortalByName(stmt->portalname);
+	if (!PortalIsValid(portal) || portal->holdStore == NULL ||
+		portal->queryDesc != NULL)
+		return;
+	dlist_foreach(iter, &guard_portals)
+	{
+		BtGuardPortal *gp = dlist_container(BtGuardPortal, node, iter.cur);
+
+		if (gp->portal == portal && gp->queryDesc == NULL)
+		{
+			judge_portal_set(gp);
+			return;
+		}
+	}
 }
 
 
@@ -1401,22 +1033,29 @@ bt_ExecutorCheckPerms(List *rangeTable, bool ereport_on_violation)
 	if (IsParallelWorker() && nesting_level <= 1)
 		return guard_check(rangeTable, ereport_on_violation, false, false);
 
-	return guard_check(rangeTable, ereport_on_violation, bt_guard, true);
+	if (!guard_check(rangeTable, ereport_on_violation, bt_guard, true))
+		return false;
+	if (starting_pstmt != NULL && starting_pstmt->rtable == rangeTable)
+		starting_classified = true;
+	return true;
 }
 
 /*
  * ExecutorStart hook: remember whether the plan starting is only to be
  * explained, and count the nesting, since functions can run inside
- * ExecutorStart (initial partition pruning).
+ * ExecutorStart (initial partition pruning).  A portal's own query that
+ * reads classified columns gets a portal set (see BtGuardPortal).
  */
 static void
 bt_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	PlannedStmt *save_pstmt = starting_pstmt;
 	bool		save_explain_only = starting_explain_only;
+	bool		save_classified = starting_classified;
 
 	starting_pstmt = queryDesc->plannedstmt;
 	starting_explain_only = (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0;
+	starting_classified = false;
 	if (nesting_level == 0 && ActivePortal == NULL)
 		orphan_mode = true;
 	nesting_level++;
@@ -1426,21 +1065,39 @@ bt_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			prev_ExecutorStart(queryDesc, eflags);
 		else
 			standard_ExecutorStart(queryDesc, eflags);
+
+		/*
+		 * PortalStart sets the portal's queryDesc only after this returns:
+		 * a portal without one is starting this very query.
+		 */
+		if (starting_classified && !starting_explain_only &&
+			ActivePortal != NULL && ActivePortal->queryDesc == NULL &&
+			queryDesc->estate != NULL)
+			remember_portal(queryDesc);
 	}
 	PG_FINALLY();
 	{
 		nesting_level--;
 		starting_pstmt = save_pstmt;
 		starting_explain_only = save_explain_only;
+		starting_classified = save_classified;
 	}
 	PG_END_TRY();
 }
 
-/* ExecutorRun hook: count the nesting */
+/*
+ * ExecutorRun hook: count the nesting; when a portal runs its own query
+ * (a FETCH, a piece of a portal's rows, a held cursor materialised at
+ * COMMIT), judge the portal's columns with the statement doing that.
+ */
 static void
 bt_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			   bool execute_once)
 {
+	if (!dlist_is_empty(&guard_portals) && ActivePortal != NULL &&
+		ActivePortal->queryDesc == queryDesc)
+		judge_portal_run(queryDesc);
+
 	nesting_level++;
 	PG_TRY();
 	{
@@ -1539,9 +1196,12 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	if (nesting_level == 0 && ActivePortal == NULL)
 		orphan_mode = true;
 
+	if (IsA(parsetree, FetchStmt) && !dlist_is_empty(&guard_portals))
+		judge_held_fetch((FetchStmt *) parsetree);
+
 	if (ctas != NULL && !in_guard)
 	{
-		ctas_q = ctas_query(ctas);
+		ctas_q = bt_lineage_ctas_query(ctas);
 		ctas_existed = ctas->if_not_exists &&
 			OidIsValid(RangeVarGetRelid(ctas->into->rel, NoLock, true));
 	}
@@ -1566,7 +1226,7 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	/* the new relation exists now: label what was copied into it */
 	if (ctas_q != NULL && !ctas_existed)
 		lineage_apply(RangeVarGetRelid(ctas->into->rel, NoLock, true),
-					  lineage_for_output(ctas_q));
+					  bt_lineage_for_output(ctas_q));
 	else if (IsA(parsetree, RefreshMatViewStmt) && !in_guard)
 	{
 		Oid			relid = RangeVarGetRelid(((RefreshMatViewStmt *) parsetree)->relation,
@@ -1575,11 +1235,11 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		if (OidIsValid(relid))
 		{
 			Relation	rel = table_open(relid, AccessShareLock);
-			Query	   *query = stored_view_query(rel);
+			Query	   *query = bt_lineage_view_query(rel);
 
 			table_close(rel, AccessShareLock);
 			if (query != NULL)
-				lineage_apply(relid, lineage_for_output(query));
+				lineage_apply(relid, bt_lineage_for_output(query));
 		}
 	}
 
@@ -1605,7 +1265,7 @@ bt_planner(Query *parse, const char *query_string, int cursorOptions,
 		(parse->commandType == CMD_INSERT ||
 		 parse->commandType == CMD_UPDATE ||
 		 parse->commandType == CMD_MERGE))
-		lineage = lineage_for_dml(parse, &target);
+		lineage = bt_lineage_for_dml(parse, &target);
 
 	nesting_level++;
 	PG_TRY();
@@ -1649,6 +1309,7 @@ bt_guard_reset_statement(void)
 	stmt_grant_id = 0;
 	stmt_grant_checked_at = 0;
 	stmt_dirty = false;
+	stmt_generation++;
 }
 
 /*

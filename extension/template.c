@@ -54,7 +54,12 @@ PG_FUNCTION_INFO_V1(biometric_out);
 PG_FUNCTION_INFO_V1(biometric_recv);
 PG_FUNCTION_INFO_V1(biometric_send);
 PG_FUNCTION_INFO_V1(biometric_enroll);
+PG_FUNCTION_INFO_V1(biometric_enroll_typmod);
+PG_FUNCTION_INFO_V1(biometric_typmod_in);
+PG_FUNCTION_INFO_V1(biometric_typmod_out);
+PG_FUNCTION_INFO_V1(biometric_coerce);
 PG_FUNCTION_INFO_V1(biometric_info);
+PG_FUNCTION_INFO_V1(biometric_info_1_1);
 PG_FUNCTION_INFO_V1(biometric_rekey);
 PG_FUNCTION_INFO_V1(biometric_verify);
 PG_FUNCTION_INFO_V1(biometric_distance);
@@ -166,16 +171,23 @@ static float *
 prepare_embedding(ArrayType *arr, const char *what, const BtModel *model,
 				  int expect_dims, int *dims)
 {
-	float	   *in;
+	const void *in;
 	float	   *out;
 	double		norm = 0.0;
+	Oid			elemtype;
 	int			n;
 	int			i;
 
-	if (ARR_ELEMTYPE(arr) != FLOAT4OID)
+	/*
+	 * real[] is the native form; double precision[] is what most drivers
+	 * send for a list of floats (psycopg, node-postgres), so it is read too,
+	 * each element rounded to real as float8 -> float4 casts do.
+	 */
+	elemtype = ARR_ELEMTYPE(arr);
+	if (elemtype != FLOAT4OID && elemtype != FLOAT8OID)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("%s must be an array of real", what)));
+				 errmsg("%s must be an array of real or double precision", what)));
 	if (ARR_NDIM(arr) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -223,11 +235,17 @@ prepare_embedding(ArrayType *arr, const char *what, const BtModel *model,
 						   model->dims, what, n),
 				 errhidestmt(true)));
 
-	in = (float *) ARR_DATA_PTR(arr);
+	in = ARR_DATA_PTR(arr);
 	out = palloc(sizeof(float) * n);
 	for (i = 0; i < n; i++)
 	{
-		float		x = in[i];
+		float		x;
+
+		/* a double beyond real's range becomes infinite and is refused */
+		if (elemtype == FLOAT4OID)
+			x = ((const float *) in)[i];
+		else
+			x = (float) ((const double *) in)[i];
 
 		if (unlikely(isnan(x) || isinf(x)))
 			ereport(ERROR,
@@ -351,6 +369,86 @@ make_template(const BtKey *key, const float *x, int dims, int bits,
 }
 
 /*
+ * Throw unless a template of "bits" bits may be stored as biometric(typmod).
+ * typmod is the column's template size in bits, or -1 for a plain
+ * biometric.  A template's size cannot be changed without the raw
+ * embedding, so a mismatch is an error, never a conversion.
+ */
+static void
+check_typmod_bits(int bits, int32 typmod)
+{
+	if (typmod >= 0 && bits != typmod)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("biometric template of %d bits does not fit type biometric(%d)",
+						bits, (int) typmod),
+				 errdetail("A column of type biometric(%d) holds only templates of %d bits.",
+						   (int) typmod, (int) typmod),
+				 errhint("Assign the raw embedding to the column, which enrolls it at the column's size, or set biotoken.template_bits to %d before calling biometric_enroll().",
+						 (int) typmod)));
+}
+
+/*
+ * SQL: biometric(bits) -- the type modifier's input function
+ *
+ * biometric(N) fixes a column's template size: N bits, a multiple of 64
+ * between BT_MIN_TEMPLATE_BITS and BT_MAX_TEMPLATE_BITS, whatever
+ * biotoken.template_bits says in the session that enrolls.
+ */
+Datum
+biometric_typmod_in(PG_FUNCTION_ARGS)
+{
+	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(0);
+	int32	   *tl;
+	int			n;
+
+	tl = ArrayGetIntegerTypmods(ta, &n);
+	if (n != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid type modifier"),
+				 errdetail("Type biometric takes one modifier, the number of bits of its templates.")));
+	if (tl[0] < BT_MIN_TEMPLATE_BITS || tl[0] > BT_MAX_TEMPLATE_BITS ||
+		tl[0] % 64 != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("template bits for type biometric must be a multiple of 64 between %d and %d",
+						BT_MIN_TEMPLATE_BITS, BT_MAX_TEMPLATE_BITS)));
+	PG_RETURN_INT32(tl[0]);
+}
+
+/* SQL: the type modifier's output function: "(bits)" */
+Datum
+biometric_typmod_out(PG_FUNCTION_ARGS)
+{
+	int32		typmod = PG_GETARG_INT32(0);
+
+	if (typmod < 0)
+		PG_RETURN_CSTRING(pstrdup(""));
+	PG_RETURN_CSTRING(psprintf("(%d)", (int) typmod));
+}
+
+/*
+ * SQL: biometric(t biometric, typmod int4, explicit bool) -> biometric
+ *
+ * The length coercion cast to biometric(N): checks the template's size.
+ */
+Datum
+biometric_coerce(PG_FUNCTION_ARGS)
+{
+	struct varlena *t = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
+	int32		typmod = PG_GETARG_INT32(1);
+	BtTemplateView v;
+
+	if (typmod >= 0)
+	{
+		view_stored(t, &v);
+		check_typmod_bits(v.bits, typmod);
+	}
+	PG_RETURN_POINTER(t);
+}
+
+/*
  * SQL: biometric_in(cstring) -> biometric
  *
  * Accepts only the bt1 text form of a protected template; a raw embedding
@@ -378,6 +476,9 @@ biometric_in(PG_FUNCTION_ARGS)
 		st = bt_codec_parse((uint8 *) VARDATA(result), reclen, &v);
 	bt_throw_codec(st, false);
 	check_template_keys(&v);
+	/* COPY and typed literals pass the column's type modifier */
+	if (PG_NARGS() > 2)
+		check_typmod_bits(v.bits, PG_GETARG_INT32(2));
 
 	SET_VARSIZE(result, VARHDRSZ + reclen);
 	PG_RETURN_POINTER(result);
@@ -419,6 +520,8 @@ biometric_recv(PG_FUNCTION_ARGS)
 	pq_copymsgbytes(buf, VARDATA(result), len);
 	bt_throw_codec(bt_codec_parse((uint8 *) VARDATA(result), len, &v), true);
 	check_template_keys(&v);
+	if (PG_NARGS() > 2)
+		check_typmod_bits(v.bits, PG_GETARG_INT32(2));
 	PG_RETURN_POINTER(result);
 }
 
@@ -437,15 +540,13 @@ biometric_send(PG_FUNCTION_ARGS)
 }
 
 /*
- * SQL: biometric_enroll(embedding float4[]) -> biometric
- *
- * Also the assignment cast from float4[].  Uses the newest key, the model
- * profile named by biotoken.model and biotoken.template_bits.
+ * A new template of embedding arr: the newest key, the model profile named
+ * by biotoken.model, and "typmod" bits, or biotoken.template_bits' choice
+ * if typmod is -1.  The result is palloc'd in the current context.
  */
-Datum
-biometric_enroll(PG_FUNCTION_ARGS)
+static struct varlena *
+enroll(ArrayType *arr, int32 typmod)
 {
-	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
 	const BtKey *key;
 	const BtModel *model;
 	struct varlena *result;
@@ -456,26 +557,64 @@ biometric_enroll(PG_FUNCTION_ARGS)
 	key = newest_key();
 	model = current_model();
 	x = prepare_embedding(arr, "embedding", model, 0, &dims);
-	result = make_template(key, x, dims, bt_guc_template_bits(dims),
+	result = make_template(key, x, dims,
+						   typmod >= 0 ? (int) typmod : bt_guc_template_bits(dims),
 						   model ? model->model_id : 0);
 	explicit_bzero(x, sizeof(float) * dims);
 	pfree(x);
+	return result;
+}
+
+/*
+ * SQL: biometric_enroll(embedding float4[]) -> biometric
+ *
+ * Uses the newest key, the model
+ * profile named by biotoken.model and biotoken.template_bits.
+ */
+Datum
+biometric_enroll(PG_FUNCTION_ARGS)
+{
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
+	struct varlena *result;
+
+	result = enroll(arr, -1);
 	PG_FREE_IF_COPY(arr, 0);
 	PG_RETURN_POINTER(result);
 }
 
 /*
- * SQL: biometric_info(t biometric)
- *		-> (format int, key_id int, dims int, bits int, model text)
+ * SQL: biometric_enroll(embedding float4[], typmod int4, explicit bool) -> biometric
+ * SQL: biometric_enroll(embedding float8[], typmod int4, explicit bool) -> biometric
+ *
+ * The assignment casts from real[] and double precision[]: enrolls at the
+ * target column's template size if it is biometric(N), else as
+ * biometric_enroll(embedding) does.
  */
 Datum
-biometric_info(PG_FUNCTION_ARGS)
+biometric_enroll_typmod(PG_FUNCTION_ARGS)
+{
+	ArrayType  *arr = PG_GETARG_ARRAYTYPE_P(0);
+	int32		typmod = PG_GETARG_INT32(1);
+	struct varlena *result;
+
+	result = enroll(arr, typmod);
+	PG_FREE_IF_COPY(arr, 0);
+	PG_RETURN_POINTER(result);
+}
+
+/*
+ * The facts biometric_info shows, as a row of the caller's result type:
+ * format, key_id (the mask key), dims, bits, model and, if the row type has
+ * a sixth column (1.1), projection_key_id.
+ */
+static Datum
+template_info(FunctionCallInfo fcinfo)
 {
 	struct varlena *t = PG_DETOAST_DATUM_PACKED(PG_GETARG_DATUM(0));
 	BtTemplateView v;
 	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
+	Datum		values[6];
+	bool		nulls[6] = {false, false, false, false, false, false};
 
 	bt_require_preloaded();
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
@@ -498,7 +637,35 @@ biometric_info(PG_FUNCTION_ARGS)
 		else
 			nulls[4] = true;
 	}
+	values[5] = Int32GetDatum(v.proj_key_id);
+	if (tupdesc->natts != 5 && tupdesc->natts != 6)
+		elog(ERROR, "biometric_info must return 5 or 6 columns");
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * SQL (1.0): biometric_info(t biometric)
+ *		-> (format int, key_id int, dims int, bits int, model text)
+ */
+Datum
+biometric_info(PG_FUNCTION_ARGS)
+{
+	return template_info(fcinfo);
+}
+
+/*
+ * SQL: biometric_info(t biometric)
+ *		-> (format int, key_id int, dims int, bits int, model text,
+ *			projection_key_id int)
+ *
+ * key_id is the key of the salt mask, which biometric_rekey() moves to the
+ * newest key; projection_key_id is the key of the projection, which only a
+ * new enrollment from the raw embedding changes.
+ */
+Datum
+biometric_info_1_1(PG_FUNCTION_ARGS)
+{
+	return template_info(fcinfo);
 }
 
 /*

@@ -117,6 +117,7 @@ BT_PACKAGES=(
     postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
     postgresql-15-pgaudit
     util-linux coreutils
+    python3-psycopg
 )
 
 BT_PSQL=(psql -X -q -v ON_ERROR_STOP=1)
@@ -164,6 +165,12 @@ ensure_packages() {
 
     if [[ "${BT_SKIP_PACKAGES:-0}" == 1 ]]; then
         return 0
+    fi
+    # The driver tests need node and npm; a machine may have them from
+    # elsewhere (NodeSource's nodejs bundles npm), so ask for Debian's only
+    # when the commands are missing.
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        missing+=(nodejs npm)
     fi
     for pkg in "${BT_PACKAGES[@]}"; do
         # dpkg -s also succeeds for a removed package whose conffiles
