@@ -40,6 +40,11 @@ double		bt_match_threshold = 0.38;
 int			bt_max_grant_duration = 24 * 60;
 int			bt_audit_timeout = 5000;
 bool		bt_log_reads = false;
+int			bt_audit_queues = 16;
+int			bt_audit_queue_size = 128;
+int			bt_audit_writers = 4;
+int			bt_audit_checkpoint_rows = 10000;
+bool		bt_server_log_reads = true;
 static bool bt_allow_drop = false;
 
 /* the local transaction in which biotoken.allow_drop was last turned on */
@@ -114,6 +119,12 @@ static bool
 check_log_reads(bool *newval, void **extra, GucSource source)
 {
 	return superuser_source_ok("biotoken.log_reads", source);
+}
+
+static bool
+check_server_log_reads(bool *newval, void **extra, GucSource source)
+{
+	return superuser_source_ok("biotoken.server_log_reads", source);
 }
 
 static bool
@@ -291,6 +302,50 @@ define_key_settings(void)
 							NULL);
 }
 
+/* the access log's shared memory and worker slots (postmaster) */
+static void
+define_audit_capacity_settings(void)
+{
+	DefineCustomIntVariable("biotoken.audit_queues",
+							"Sets how many databases can write to their access logs at the same time.",
+							"Each database with records waiting to be written takes one queue.",
+							&bt_audit_queues,
+							16,
+							1,
+							1024,
+							PGC_POSTMASTER,
+							0,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomIntVariable("biotoken.audit_queue_size",
+							"Sets the shared memory of each access-log queue.",
+							"Records waiting for the writer of their database are held here.",
+							&bt_audit_queue_size,
+							128,
+							64,
+							64 * 1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_KB,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomIntVariable("biotoken.audit_writers",
+							"Sets how many access-log writers may run at the same time.",
+							"Each writer is a background worker serving one database; databases share them in turn.",
+							&bt_audit_writers,
+							4,
+							1,
+							1024,
+							PGC_POSTMASTER,
+							0,
+							NULL,
+							NULL,
+							NULL);
+}
+
 /*
  * bt_guc_init
  *		Define every biotoken.* setting.  Called first from _PG_init, also
@@ -306,7 +361,10 @@ bt_guc_init(void)
 	 * that did not preload it) must skip them, or it dies with FATAL.
 	 */
 	if (process_shared_preload_libraries_in_progress)
+	{
 		define_key_settings();
+		define_audit_capacity_settings();
+	}
 
 	DefineCustomBoolVariable("biotoken.guard",
 							 "Refuses statements that combine biometric data with identity or financial data.",
@@ -413,6 +471,30 @@ bt_guc_init(void)
 							 check_allow_drop,
 							 assign_allow_drop,
 							 NULL);
+
+	DefineCustomBoolVariable("biotoken.server_log_reads",
+							 "Writes a server-log line for every access-log read record.",
+							 "Off keeps the line for every other event and leaves read records in the access log only.",
+							 &bt_server_log_reads,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 check_server_log_reads,
+							 NULL,
+							 NULL);
+
+	DefineCustomIntVariable("biotoken.audit_checkpoint_rows",
+							"Sets how many access-log rows lie between two signed checkpoints.",
+							"verify_access_log(from_id) starts at the last checkpoint before from_id; 0 writes none.",
+							&bt_audit_checkpoint_rows,
+							10000,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL,
+							NULL,
+							NULL);
 
 	MarkGUCPrefixReserved("biotoken");
 }

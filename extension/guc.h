@@ -35,6 +35,11 @@ extern double bt_match_threshold;
 extern int	bt_max_grant_duration;	/* minutes */
 extern int	bt_audit_timeout;	/* milliseconds */
 extern bool bt_log_reads;
+extern int	bt_audit_queues;	/* postmaster */
+extern int	bt_audit_queue_size;	/* kB, postmaster */
+extern int	bt_audit_writers;	/* postmaster */
+extern int	bt_audit_checkpoint_rows;	/* sighup */
+extern bool bt_server_log_reads;
 
 /* Smallest and largest template size, in bits; sizes are multiples of 64. */
 #define BT_MIN_TEMPLATE_BITS	64
