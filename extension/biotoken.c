@@ -28,6 +28,7 @@
 #include "guc.h"
 #include "keys.h"
 #include "labels.h"
+#include "redact.h"
 
 PG_MODULE_MAGIC;
 
@@ -76,6 +77,12 @@ _PG_init(void)
 
 	/* the identification index: the planner hook that costs parallel scans */
 	bt_flat_init();
+
+	/*
+	 * Error reports: hide the statement of biotoken's errors, redact
+	 * constraint details of classified relations (redact.c).
+	 */
+	bt_redact_init();
 
 	/*
 	 * 5. last: the access log.  Its hooks must be the outermost ones

@@ -115,6 +115,18 @@ bt_extend_relation(Relation rel, ForkNumber fork)
 #endif
 
 /*
+ * Index entries for a tuple just inserted into rel (no ON CONFLICT, no
+ * UPDATE).  PostgreSQL 16 added ExecInsertIndexTuples' onlySummarizing.
+ */
+#if PG_VERSION_NUM >= 160000
+#define BT_EXEC_INSERT_INDEX_TUPLES(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
+#else
+#define BT_EXEC_INSERT_INDEX_TUPLES(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#endif
+
+/*
  * The index AM's part of a parallel index scan's shared state, and the
  * signature of amestimateparallelscan.  PostgreSQL 17 passed the numbers of
  * scan keys and ordering keys to amestimateparallelscan, 18 the index too,

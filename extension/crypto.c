@@ -27,7 +27,14 @@
  * Memory: cipher contexts are OpenSSL allocations, created on first use and
  * kept for the life of the process (freed at exit), so an error cannot leak
  * them.  Projections are cached in the "biotoken projection cache" context
- * under TopMemoryContext and wiped at exit, since their signs are secret.
+ * under TopMemoryContext, at most BT_PROJECTION_CACHE_SIZE of them, most
+ * recently used first (as sepgsql's uavc.c bounds its cache): the least
+ * recently used one is wiped and freed when a new one is needed, and all
+ * are wiped at exit, since their signs are secret.  A projection has at
+ * most nblocks * n = 32768 outputs (bits <= 32768, a multiple of every
+ * power of two n <= 16384), 3 sign masks of 4 bytes each per output: 384
+ * kB.  So the cache holds at most BT_PROJECTION_CACHE_MAX_BYTES (3 MB) per
+ * backend, whatever dimensions and bit counts its templates and probes use.
  * Nothing here throws except bt_crypto_throw() and the palloc of a new
  * projection; the other functions return a BtCryptoStatus.
  *
@@ -98,11 +105,19 @@ static BtMaskCipher mask_ciphers[BT_MAX_KEYS];
 static int	n_mask_ciphers = 0;
 
 static MemoryContext projection_cxt = NULL;
-static BtProjection *projections = NULL;
+static BtProjection *projections = NULL;	/* most recently used first */
+static int	n_projections = 0;
 static pid_t cleanup_registered_pid = 0;
 
 /* nonce prefix of the projection sign stream */
 static const uint8 projection_nonce_tag[4] = {'b', 'p', 'r', 'j'};
+
+/* the size of a projection's sign masks */
+static inline size_t
+projection_bytes(const BtProjection *p)
+{
+	return sizeof(uint32) * p->nblocks * BT_PROJECTION_ROUNDS * p->n;
+}
 
 static void
 crypto_cleanup(int code, Datum arg)
@@ -119,9 +134,9 @@ crypto_cleanup(int code, Datum arg)
 	n_mask_ciphers = 0;
 
 	for (p = projections; p != NULL; p = p->next)
-		explicit_bzero(p->flips,
-					   sizeof(uint32) * p->nblocks * BT_PROJECTION_ROUNDS * p->n);
+		explicit_bzero(p->flips, projection_bytes(p));
 	projections = NULL;
+	n_projections = 0;
 }
 
 static void
@@ -132,6 +147,7 @@ ensure_cleanup_registered(void)
 		/* state inherited from the postmaster is not ours to free */
 		n_mask_ciphers = 0;
 		projections = NULL;
+		n_projections = 0;
 		projection_cxt = NULL;
 		on_proc_exit(crypto_cleanup, (Datum) 0);
 		cleanup_registered_pid = MyProcPid;
@@ -987,14 +1003,37 @@ fwht(float *x, int n)
 }
 
 /*
+ * Wipe and free the least recently used projection (the last of the list).
+ */
+static void
+evict_projection(void)
+{
+	BtProjection **link = &projections;
+	BtProjection *p;
+
+	if (projections == NULL)
+		return;
+	while ((*link)->next != NULL)
+		link = &(*link)->next;
+	p = *link;
+	*link = NULL;
+	explicit_bzero(p->flips, projection_bytes(p));
+	pfree(p->flips);
+	pfree(p);
+	n_projections--;
+}
+
+/*
  * bt_crypto_projection
- *		The projection of (key, dims, bits), built on first use and cached
- *		for the life of the process.  Throws on OpenSSL failure.
+ *		The projection of (key, dims, bits), built on first use and kept in
+ *		the bounded cache (see the file header).  The result is valid until
+ *		the next call, which may evict it.  Throws on OpenSSL failure.
  */
 const BtProjection *
 bt_crypto_projection(const BtKey *key, int dims, int bits)
 {
 	BtProjection *p;
+	BtProjection **link;
 	EVP_CIPHER_CTX *ctx;
 	uint8		iv[16];
 	uint8	   *stream;
@@ -1006,9 +1045,23 @@ bt_crypto_projection(const BtKey *key, int dims, int bits)
 	bool		ok;
 
 	ensure_cleanup_registered();
-	for (p = projections; p != NULL; p = p->next)
+	for (link = &projections; *link != NULL; link = &(*link)->next)
+	{
+		p = *link;
 		if (p->key_id == key->key_id && p->dims == dims && p->bits == bits)
+		{
+			/* move to the front: most recently used */
+			if (p != projections)
+			{
+				*link = p->next;
+				p->next = projections;
+				projections = p;
+			}
 			return p;
+		}
+	}
+	while (n_projections >= BT_PROJECTION_CACHE_SIZE)
+		evict_projection();
 
 	if (projection_cxt == NULL)
 		projection_cxt = AllocSetContextCreate(TopMemoryContext,
@@ -1060,6 +1113,7 @@ bt_crypto_projection(const BtKey *key, int dims, int bits)
 
 	p->next = projections;
 	projections = p;
+	n_projections++;
 	return p;
 }
 
