@@ -26,8 +26,9 @@
  *
  * Settings: guc.c's assign hooks only raise bt_guc_setting_changed.  At the
  * start of every statement (executor start and utility, at any depth) and
- * after every utility statement, a change of biotoken.guard or
- * biotoken.scope against the value this backend last logged becomes a
+ * after every utility statement, a change of biotoken.guard, scope,
+ * log_reads or audit_timeout (logged_settings below) against the value
+ * this backend last logged becomes a
  * 'setting' record, before any statement runs under the new value.  A
  * change of the server-wide value (postgresql.conf, ALTER SYSTEM, after a
  * reload) is seen by every backend; it is logged once per database, by the
@@ -129,12 +130,23 @@ typedef struct BtLoggedSetting
 	bool		logged_server_level;
 } BtLoggedSetting;
 
-static BtLoggedSetting logged_settings[2] = {
+static BtLoggedSetting logged_settings[BT_AUDIT_NSETTINGS] = {
 	{"biotoken.guard", true, true},
 	{"biotoken.scope", BT_SCOPE_STATEMENT, true},
+	{"biotoken.log_reads", false, true},
+	{"biotoken.audit_timeout", 5000, true},
 };
 
 static void log_setting_changes(void);
+
+/* the index of biotoken.audit_timeout in logged_settings */
+#define BT_SETTING_AUDIT_TIMEOUT	3
+
+/*
+ * Set while a change of log_reads or audit_timeout (logged_settings 2 and
+ * up) is written: its record is queued like a 'read', not waited for.
+ */
+static bool setting_queued_only = false;
 
 
 /* ----------------------------------------------------------------
@@ -810,7 +822,7 @@ queue_and_wait(BtAuditEntry *e, BtAuditAnchor *result)
 {
 	BtAuditWaiter *w = &bt_audit_shared->waiters[BT_MY_PROCNO];
 	TimestampTz deadline;
-	/* set under PG_TRY, read in PG_FINALLY */
+	/* volatile: changed under PG_TRY and read after it (-Wclobbered) */
 	const char *volatile failure = NULL;
 	volatile int qi = -1;
 	volatile bool queued = false;
@@ -1233,7 +1245,7 @@ audit_write(const BtAuditRecord *rec, bool with_statement)
 
 			bt_audit_chain_append(relid, owner, &e, 1, NULL, 0, &row, &end);
 		}
-		else if (rec->event == BT_EVENT_READ)
+		else if (rec->event == BT_EVENT_READ || setting_queued_only)
 		{
 			/*
 			 * biotoken.log_reads: every read of a biometric column.  Such a
@@ -1242,7 +1254,9 @@ audit_write(const BtAuditRecord *rec, bool with_statement)
 			 * fails closed when its writer falls behind by more than
 			 * biotoken.audit_timeout; what a crash can lose is the reads of
 			 * the last moments before it.  Everything DESIGN.md requires to
-			 * be durable before the fact is waited for.
+			 * be durable before the fact is waited for.  A change of
+			 * log_reads or audit_timeout is queued the same way: neither
+			 * lets a statement through that the guard would refuse.
 			 */
 			failure = queue_async(e);
 			queued_only = (failure == NULL);
@@ -1363,16 +1377,23 @@ setting_source(const char *name)
 static const char *
 setting_text(int which, int value)
 {
-	if (which == 0)
-		return value ? "on" : "off";
-	return value == BT_SCOPE_TRANSACTION ? "transaction" : "statement";
+	switch (which)
+	{
+		case 0:
+		case 2:
+			return value ? "on" : "off";
+		case 1:
+			return value == BT_SCOPE_TRANSACTION ? "transaction" : "statement";
+		default:
+			return psprintf("%dms", value);
+	}
 }
 
 /* false until this backend first looked at its settings */
 static bool settings_seen = false;
 
 /* boot values of the logged settings: what a new database's log assumes */
-static const int setting_boot[2] = {1, BT_SCOPE_STATEMENT};
+static const int setting_boot[BT_AUDIT_NSETTINGS] = {1, BT_SCOPE_STATEMENT, 0, 5000};
 
 /*
  * One setting.  A server-wide value (postgresql.conf, ALTER SYSTEM, the
@@ -1401,6 +1422,7 @@ check_setting(int which, int value)
 	BtAuditDatabase *d;
 	BtAuditRecord rec;
 	StringInfoData detail;
+	int			saved_timeout;
 
 	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
 	d = bt_audit_database(MyDatabaseId, true);
@@ -1452,6 +1474,15 @@ check_setting(int which, int value)
 	rec.event = BT_EVENT_SETTING;
 	rec.detail = detail.data;
 
+	/*
+	 * A change of audit_timeout itself is logged under the longer of the
+	 * old and the new timeout: lowering it must not make its own record
+	 * fail while the writer starts.
+	 */
+	saved_timeout = bt_audit_timeout;
+	if (which == BT_SETTING_AUDIT_TIMEOUT)
+		bt_audit_timeout = Max(old, value);
+	setting_queued_only = (which >= 2);
 	PG_TRY();
 	{
 		/* a server-wide change was not caused by this statement */
@@ -1459,6 +1490,8 @@ check_setting(int which, int value)
 	}
 	PG_CATCH();
 	{
+		bt_audit_timeout = saved_timeout;
+		setting_queued_only = false;
 		if (claimed)
 		{
 			LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
@@ -1473,6 +1506,8 @@ check_setting(int which, int value)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	bt_audit_timeout = saved_timeout;
+	setting_queued_only = false;
 
 	if (claimed)
 	{
@@ -1503,6 +1538,8 @@ log_setting_changes(void)
 	bt_guc_setting_changed = false;
 	check_setting(0, bt_guard ? 1 : 0);
 	check_setting(1, bt_scope);
+	check_setting(2, bt_log_reads ? 1 : 0);
+	check_setting(BT_SETTING_AUDIT_TIMEOUT, bt_audit_timeout);
 	settings_seen = true;
 }
 
@@ -1791,7 +1828,7 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *stmt = pstmt->utilityStmt;
 	const char *held_name = NULL;
-	Oid			held = InvalidOid;
+	volatile Oid held = InvalidOid; /* set under PG_TRY (-Wclobbered) */
 	volatile bool done = false;
 	bool		writer = bt_audit_is_writer();
 

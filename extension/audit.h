@@ -184,14 +184,17 @@ typedef struct BtAuditAnchor
  * end), the server-wide settings last logged there, and a DBA operation
  * that needs the writer gone.
  */
+/* the settings whose changes are 'setting' events (audit.c) */
+#define BT_AUDIT_NSETTINGS	4
+
 typedef struct BtAuditDatabase
 {
 	Oid			dboid;			/* InvalidOid: free */
 	BtAuditAnchor anchor;		/* last row the writer committed */
 	TransactionId anchor_xid;	/* the transaction that committed it */
-	bool		srv_valid[2];	/* guard, scope */
-	int			srv_value[2];
-	bool		srv_committed[2];
+	bool		srv_valid[BT_AUDIT_NSETTINGS];	/* audit.c's logged_settings */
+	int			srv_value[BT_AUDIT_NSETTINGS];
+	bool		srv_committed[BT_AUDIT_NSETTINGS];
 	int			hold_pid;		/* backend running a DBA operation, or 0 */
 	TimestampTz last_used;
 } BtAuditDatabase;

@@ -20,6 +20,7 @@ typedef enum BtScope
 /* Key sources (postmaster); never hold key bytes, only where to find them. */
 extern char *bt_key_file;
 extern char *bt_key_command;
+extern int	bt_key_command_timeout;	/* seconds */
 
 /* The guard. */
 extern bool bt_guard;
@@ -46,9 +47,11 @@ extern bool bt_server_log_reads;
 
 extern void bt_guc_init(void);
 extern int	bt_guc_template_bits(int dims);
+extern bool bt_guc_allow_drop_in_force(void);
 
 /*
- * Set by an assign hook when biotoken.guard or biotoken.scope changes, so
+ * Set by an assign hook when a logged setting (guard, scope, log_reads,
+ * audit_timeout) changes, so
  * the change is written to the access log at the next safe point (assign
  * hooks must not do I/O).
  */
