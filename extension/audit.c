@@ -278,6 +278,8 @@ bt_audit_event_name(BtAuditEvent event)
 			return "setting";
 		case BT_EVENT_READ:
 			return "read";
+		case BT_EVENT_PRUNE:
+			return "prune";
 	}
 	return "unknown";
 }
