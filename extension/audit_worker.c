@@ -1617,6 +1617,13 @@ verify_range(Relation rel, Snapshot snapshot, int64 start_id, int64 count_from,
 				note_break(&res->first_broken, &res->reason, id,
 						   "prev_hash is not the previous row's row_hash: rows were removed, inserted or reordered");
 		}
+		/*
+		 * A different key under the row's key id (a wrong key file, a
+		 * restore onto a server with other keys) is a clear error, never a
+		 * false "changed or forged" (catalog.c's key check values).
+		 */
+		if (!nulls[COL_KEY_ID])
+			bt_catalog_check_key(bt_keys_get(DatumGetInt32(values[COL_KEY_ID])));
 		if (!row_mac(values, nulls, mac))
 			note_break(&res->first_broken, &res->reason, id,
 					   "the key that made this row is not loaded");
