@@ -598,6 +598,9 @@ relations_cover(Datum *listed, int nlisted, Oid relid)
 	return false;
 }
 
+static int64 scan_grants(const Oid *relids, int nrelids, int64 *partial,
+						 Oid *missing);
+
 /*
  * bt_grants_find_covering
  *		The smallest id of an active grant that covers the session user for
@@ -608,6 +611,35 @@ relations_cover(Datum *listed, int nlisted, Oid relid)
  */
 int64
 bt_grants_find_covering(const Oid *relids, int nrelids)
+{
+	return scan_grants(relids, nrelids, NULL, NULL);
+}
+
+/*
+ * bt_grants_find_uncovering
+ *		For a refusal's message and record: the smallest id of an active
+ *		grant usable by the session user whose relation list leaves out one
+ *		of the given tables, and in *missing the first table it leaves out;
+ *		0 if there is none.  Same locks and errors as
+ *		bt_grants_find_covering.
+ */
+int64
+bt_grants_find_uncovering(const Oid *relids, int nrelids, Oid *missing)
+{
+	int64		partial = 0;
+
+	*missing = InvalidOid;
+	(void) scan_grants(relids, nrelids, &partial, missing);
+	return partial;
+}
+
+/*
+ * The grant scan behind both: returns the smallest covering grant id (or
+ * 0); if partial is not NULL, also the smallest usable grant that does not
+ * cover, and the first relation it leaves out.
+ */
+static int64
+scan_grants(const Oid *relids, int nrelids, int64 *partial, Oid *missing)
 {
 	Oid			tableoid = grants_table_oid();
 	Relation	rel;
@@ -671,7 +703,14 @@ bt_grants_find_covering(const Oid *relids, int nrelids)
 			for (i = 0; i < nrelids && covered; i++)
 				covered = relations_cover(listed, nlisted, relids[i]);
 			if (!covered)
+			{
+				if (partial != NULL && (*partial == 0 || grant_id < *partial))
+				{
+					*partial = grant_id;
+					*missing = relids[i - 1];
+				}
 				continue;
+			}
 		}
 		found = grant_id;
 	}

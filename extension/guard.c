@@ -124,6 +124,7 @@
 #include "tcop/pquery.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/portal.h"
@@ -678,9 +679,34 @@ refuse(const BtGuardSet *all, bool transaction, bool ereport_on_violation)
 	int			written_other = all->write_cats & conflicts;
 	int			readers = 0;
 	int			i;
+	int64		partial;
+	Oid			missing;
+	char	   *missing_name = NULL;
+	char	   *partial_detail = NULL;
+
+	/*
+	 * A grant that covers the session user but does not list every table:
+	 * the record and the hint say which grant and which table, so nobody has
+	 * to guess why a grant they hold did not apply.
+	 */
+	partial = bt_grants_find_uncovering(all->rels, all->nrels, &missing);
+	if (partial != 0)
+	{
+		StringInfoData detail;
+
+		missing_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(missing)),
+												  get_rel_name(missing));
+		initStringInfo(&detail);
+		appendStringInfo(&detail, "{\"grant_not_covering\": " INT64_FORMAT
+						 ", \"relation_not_listed\": ", partial);
+		escape_json(&detail, missing_name);
+		appendStringInfoChar(&detail, '}');
+		partial_detail = detail.data;
+	}
 
 	/* the record is written first: it must outlive the rollback */
 	fill_record(&rec, BT_EVENT_REFUSED, 0, all);
+	rec.detail = partial_detail;
 	bt_audit_write(&rec);
 
 	if (!ereport_on_violation)
@@ -712,6 +738,9 @@ refuse(const BtGuardSet *all, bool transaction, bool ereport_on_violation)
 			 errdetail("The %s reads %s.",
 					   transaction ? "transaction" : "statement",
 					   reads.data),
+			 partial != 0 ?
+			 errhint("Audit grant " INT64_FORMAT " does not list table %s; ask a member of biotoken_admin for a grant that lists every classified table the statement reads.",
+					 partial, missing_name) :
 			 errhint("Ask a member of biotoken_admin for an audit grant (biotoken.grant_audit)."),
 	/* the statement may hold the very ID numbers or embeddings refused */
 			 errhidestmt(true)));

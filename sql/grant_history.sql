@@ -71,5 +71,45 @@ RESET SESSION AUTHORIZATION;
 SET SESSION AUTHORIZATION regress_biotoken_ghadmin;
 SELECT biotoken.revoke_audit(:g_used);
 RESET SESSION AUTHORIZATION;
+
+-- a grant that does not list a table the statement reads: the hint and
+-- the refused record name the grant and the table it leaves out
+CREATE TABLE regress_gh.accounts (id int, iban text);
+SECURITY LABEL FOR biotoken ON COLUMN regress_gh.accounts.iban IS 'financial';
+CREATE FUNCTION regress_gh.hint_of(q text, gid bigint) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+  h text;
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
+  RETURN SQLSTATE || ': ' || replace(h, gid::text, 'N');
+END
+$$;
+GRANT EXECUTE ON FUNCTION regress_gh.hint_of(text, bigint) TO PUBLIC;
+SET SESSION AUTHORIZATION regress_biotoken_ghadmin;
+SELECT biotoken.grant_audit('regress_biotoken_ghuser', 'case GH-4', '1 hour',
+                            ARRAY['regress_gh.accounts'::regclass]) AS g_partial \gset
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_biotoken_ghuser;
+SELECT regress_gh.hint_of($$SELECT count(face) FROM regress_gh.people WHERE national_id = 'A1'$$,
+                          :g_partial);
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_biotoken_ghauditor;
+SELECT (detail->>'grant_not_covering')::bigint = :g_partial AS names_the_grant,
+       detail->>'relation_not_listed' AS relation_not_listed
+  FROM biotoken.access_log
+ WHERE event = 'refused' ORDER BY id DESC LIMIT 1;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_biotoken_ghadmin;
+SELECT biotoken.revoke_audit(:g_partial);
+RESET SESSION AUTHORIZATION;
+-- with no grant at all, the usual hint
+SET SESSION AUTHORIZATION regress_biotoken_ghuser;
+SELECT regress_gh.hint_of($$SELECT count(face) FROM regress_gh.people WHERE national_id = 'A1'$$,
+                          0);
+RESET SESSION AUTHORIZATION;
 DROP SCHEMA regress_gh CASCADE;
 DROP ROLE regress_biotoken_ghadmin, regress_biotoken_ghuser, regress_biotoken_ghauditor;
