@@ -677,6 +677,10 @@ ensure_writer(int qi)
 				active++;
 		if (active >= bt_audit_shared->max_writers)
 		{
+			/* wake the writers: an idle one leaves for a waiting queue */
+			for (i = 0; i < bt_audit_shared->nqueues; i++)
+				if (bt_audit_shared->queues[i].writer_state == BT_WRITER_RUNNING)
+					SetLatch(&GetPGProcByNumber(bt_audit_shared->queues[i].writer_procno)->procLatch);
 			writer_shortage = BT_SHORT_WRITERS;
 			return;
 		}
