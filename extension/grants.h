@@ -21,5 +21,7 @@
  * every call.  Meant for the guard's rare path only.
  */
 extern int64 bt_grants_find_covering(const Oid *relids, int nrelids);
+extern int64 bt_grants_find_uncovering(const Oid *relids, int nrelids,
+									   Oid *missing);
 
 #endif							/* BIOTOKEN_GRANTS_H */

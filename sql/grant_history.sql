@@ -56,6 +56,12 @@ SELECT grant_id = :g_used AS used, grant_id = :g_revoked AS revoked_one,
 SELECT sum(uses) AS uses, bool_and(uses = 0 OR last_used >= first_used) AS times_ordered
   FROM biotoken.grant_history
  WHERE grant_id IN (:g_used, :g_revoked, :g_expired);
+-- the grant and revoke records name the admin as current user, not the
+-- owner of the SECURITY DEFINER functions
+SELECT event, session_user_name, current_user_name
+  FROM biotoken.access_log
+ WHERE grant_id IN (:g_used, :g_revoked, :g_expired) AND event IN ('grant', 'revoke')
+ ORDER BY id;
 -- "who used grant N, for what, when": the log rows behind the count
 SELECT count(*) = (SELECT uses FROM biotoken.grant_history WHERE grant_id = :g_used) AS log_agrees
   FROM biotoken.access_log
@@ -64,6 +70,46 @@ RESET SESSION AUTHORIZATION;
 
 SET SESSION AUTHORIZATION regress_biotoken_ghadmin;
 SELECT biotoken.revoke_audit(:g_used);
+RESET SESSION AUTHORIZATION;
+
+-- a grant that does not list a table the statement reads: the hint and
+-- the refused record name the grant and the table it leaves out
+CREATE TABLE regress_gh.accounts (id int, iban text);
+SECURITY LABEL FOR biotoken ON COLUMN regress_gh.accounts.iban IS 'financial';
+CREATE FUNCTION regress_gh.hint_of(q text, gid bigint) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+  h text;
+BEGIN
+  EXECUTE q;
+  RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS h = PG_EXCEPTION_HINT;
+  RETURN SQLSTATE || ': ' || replace(h, gid::text, 'N');
+END
+$$;
+GRANT EXECUTE ON FUNCTION regress_gh.hint_of(text, bigint) TO PUBLIC;
+SET SESSION AUTHORIZATION regress_biotoken_ghadmin;
+SELECT biotoken.grant_audit('regress_biotoken_ghuser', 'case GH-4', '1 hour',
+                            ARRAY['regress_gh.accounts'::regclass]) AS g_partial \gset
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_biotoken_ghuser;
+SELECT regress_gh.hint_of($$SELECT count(face) FROM regress_gh.people WHERE national_id = 'A1'$$,
+                          :g_partial);
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_biotoken_ghauditor;
+SELECT (detail->>'grant_not_covering')::bigint = :g_partial AS names_the_grant,
+       detail->>'relation_not_listed' AS relation_not_listed
+  FROM biotoken.access_log
+ WHERE event = 'refused' ORDER BY id DESC LIMIT 1;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION regress_biotoken_ghadmin;
+SELECT biotoken.revoke_audit(:g_partial);
+RESET SESSION AUTHORIZATION;
+-- with no grant at all, the usual hint
+SET SESSION AUTHORIZATION regress_biotoken_ghuser;
+SELECT regress_gh.hint_of($$SELECT count(face) FROM regress_gh.people WHERE national_id = 'A1'$$,
+                          0);
 RESET SESSION AUTHORIZATION;
 DROP SCHEMA regress_gh CASCADE;
 DROP ROLE regress_biotoken_ghadmin, regress_biotoken_ghuser, regress_biotoken_ghauditor;

@@ -1,7 +1,8 @@
 --
 -- grants: audit grants let a named role combine categories, for a purpose,
 -- for a while, on listed tables; the two-person rule; revocation.
--- Grant ids are kept in psql variables, never printed.
+-- Grant ids are kept in psql variables and not printed, except in one
+-- hint that names the grant (ids start at 1 in the fresh test database).
 --
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS biotoken;
