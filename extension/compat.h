@@ -1,11 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * compat.h
- *	  Every PostgreSQL version test of biotoken, as small macros.
+ *	  Every PostgreSQL version test of biotoken, as small macros and
+ *	  inline functions, one per concern.
  *
- * biotoken targets PostgreSQL 15 and is kept ready for 16 and 17.  Code
- * outside this header never tests PG_VERSION_NUM; it uses the wrappers
- * below, so a port to a new major version touches one file.
+ * biotoken supports PostgreSQL 15, 16, 17 and 18 (15 is tested on the
+ * host, 17 and 18 in Debian chroots: make test PG_MAJOR=NN; 16 compiles
+ * the branches below that 17 or 15 run).  Code outside this header never
+ * tests PG_VERSION_NUM; it uses the wrappers below, so a port to a new
+ * major version touches this file and the calls of what it changed.
  *
  * IDENTIFICATION
  *	  extension/compat.h
@@ -17,21 +20,113 @@
 
 #include "postgres.h"
 
+#include "access/sysattr.h"
+#include "catalog/pg_proc.h"
+#include "nodes/parsenodes.h"
+#include "parser/parse_relation.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
+#include "utils/guc.h"
+#include "utils/relcache.h"
 #include "utils/rel.h"
 
 #if PG_VERSION_NUM < 150000
 #error "biotoken requires PostgreSQL 15 or later"
 #endif
+#if PG_VERSION_NUM >= 190000
+#warning "biotoken has not been ported to this PostgreSQL major version"
+#endif
 
 /*
- * PostgreSQL 16 moved the permission-check information out of the range
- * table into RTEPermissionInfo and changed ExecutorCheckPerms_hook.
+ * The permission-check information of a range table.  PostgreSQL 16 moved
+ * it out of RangeTblEntry into a list of RTEPermissionInfo, which
+ * ExecutorCheckPerms_hook gets as a second argument, and dropped
+ * extraUpdatedCols (generated columns an UPDATE recomputes).  Declare the
+ * hook with BT_EXECUTOR_CHECK_PERMS_PARAMS and call the previous one with
+ * BT_EXECUTOR_CHECK_PERMS_ARGS; the parameters are named rangeTable,
+ * rtePermInfos (16 on) and ereport_on_violation.  Inside the hook,
+ * BT_HOOK_PERM_INFOS is the permission-info list (NIL before 16).
  */
 #if PG_VERSION_NUM >= 160000
-#define BT_HAVE_PERMINFO 1
+#define BT_EXECUTOR_CHECK_PERMS_PARAMS \
+	List *rangeTable, List *rtePermInfos, bool ereport_on_violation
+#define BT_EXECUTOR_CHECK_PERMS_ARGS \
+	rangeTable, rtePermInfos, ereport_on_violation
+#define BT_HOOK_PERM_INFOS		rtePermInfos
+#else
+#define BT_EXECUTOR_CHECK_PERMS_PARAMS \
+	List *rangeTable, bool ereport_on_violation
+#define BT_EXECUTOR_CHECK_PERMS_ARGS \
+	rangeTable, ereport_on_violation
+#define BT_HOOK_PERM_INFOS		NIL
+#endif
+
+/* The column sets of one range-table entry (offset by FirstLowInvalid...) */
+typedef struct BtRtePerms
+{
+	const Bitmapset *selected;	/* read */
+	const Bitmapset *inserted;	/* written by INSERT */
+	const Bitmapset *updated;	/* written by UPDATE */
+	const Bitmapset *extra_updated; /* generated columns UPDATE recomputes
+									 * (15 only; 16 dropped it) */
+} BtRtePerms;
+
+/*
+ * Fill *perms with the column sets of rte, a relation entry of a range
+ * table whose permission information is permInfos.  Returns false if the
+ * entry has none: from 16 on, the inheritance children and partitions the
+ * planner adds get none of their own (before, they carried the parent's
+ * sets, translated to their own column numbers).
+ */
+static inline bool
+bt_rte_perms(List *permInfos, const RangeTblEntry *rte, BtRtePerms *perms)
+{
+#if PG_VERSION_NUM >= 160000
+	RTEPermissionInfo *pi;
+
+	if (rte->perminfoindex == 0)
+		return false;
+	pi = getRTEPermissionInfo(permInfos, (RangeTblEntry *) rte);
+	perms->selected = pi->selectedCols;
+	perms->inserted = pi->insertedCols;
+	perms->updated = pi->updatedCols;
+	perms->extra_updated = NULL;
+#else
+	perms->selected = rte->selectedCols;
+	perms->inserted = rte->insertedCols;
+	perms->updated = rte->updatedCols;
+	perms->extra_updated = rte->extraUpdatedCols;
+#endif
+	return true;
+}
+
+/*
+ * ExecutorRun_hook: PostgreSQL 18 dropped the execute_once argument.
+ * Declare the hook with BT_EXECUTOR_RUN_PARAMS and pass on
+ * BT_EXECUTOR_RUN_ARGS (queryDesc, direction, count[, execute_once]).
+ */
+#if PG_VERSION_NUM >= 180000
+#define BT_EXECUTOR_RUN_PARAMS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define BT_EXECUTOR_RUN_ARGS	queryDesc, direction, count
+#else
+#define BT_EXECUTOR_RUN_PARAMS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count, \
+	bool execute_once
+#define BT_EXECUTOR_RUN_ARGS	queryDesc, direction, count, execute_once
+#endif
+
+/*
+ * Marks a function that never returns; put it before the declaration
+ * ("BT_NORETURN extern void f(void);").  PostgreSQL 18 replaced the
+ * pg_attribute_noreturn() suffix by the pg_noreturn prefix; the older
+ * attribute works as a prefix too.
+ */
+#if PG_VERSION_NUM >= 180000
+#define BT_NORETURN		pg_noreturn
+#else
+#define BT_NORETURN		pg_attribute_noreturn()
 #endif
 
 /*
@@ -55,9 +150,27 @@
 #endif
 
 /*
- * ExecInitRangeTable: PostgreSQL 16 added the list of RTEPermissionInfos.
+ * Memory for a GUC check hook's *extra, which guc.c frees.  Before 16 it
+ * used free(); from 16 on it keeps settings in a memory context of its own
+ * and frees them with pfree(), so *extra must come from guc_malloc()
+ * (malloc'd memory there fails at commit: "pfree called with invalid
+ * pointer").  NULL when out of memory, after logging at LOG.
  */
 #if PG_VERSION_NUM >= 160000
+#define BT_GUC_MALLOC(size)		guc_malloc(LOG, (size))
+#else
+#define BT_GUC_MALLOC(size)		malloc(size)
+#endif
+
+/*
+ * ExecInitRangeTable: PostgreSQL 16 added the list of RTEPermissionInfos,
+ * 18 the set of range-table indexes that initial pruning left (all).
+ */
+#if PG_VERSION_NUM >= 180000
+#define BT_EXEC_INIT_RANGE_TABLE(estate, rtable) \
+	ExecInitRangeTable((estate), (rtable), NIL, \
+					   bms_add_range(NULL, 1, list_length(rtable)))
+#elif PG_VERSION_NUM >= 160000
 #define BT_EXEC_INIT_RANGE_TABLE(estate, rtable) \
 	ExecInitRangeTable((estate), (rtable), NIL)
 #else
@@ -112,6 +225,61 @@ bt_extend_relation(Relation rel, ForkNumber fork)
 	return buf;
 }
 #define BT_EXTEND_RELATION(rel, fork)	bt_extend_relation((rel), (fork))
+#endif
+
+/*
+ * What kind of token of the core lexer (parser/scanner.h) begins at tok,
+ * which the lexer has NUL-terminated after the token.  The token codes
+ * core_yylex() returns come from the grammar's parser/gram.h, which
+ * PostgreSQL 16 and later do not install; the token's first characters
+ * say the same for every version, for what the statement normalizer
+ * needs: constants (numbers; '...', E'...', B'...', X'...', U&'...'
+ * strings; N'...' is the keyword NCHAR followed by a '...' string; $tag$
+ * dollar quotes) and parameters ($n).  Identifiers never begin with a
+ * digit, a quote or a dollar sign, and "U&" only with a double quote.
+ */
+typedef enum BtTokenKind
+{
+	BT_TOKEN_OTHER,
+	BT_TOKEN_LITERAL,
+	BT_TOKEN_PARAM
+} BtTokenKind;
+
+static inline BtTokenKind
+bt_core_token_kind(const char *tok)
+{
+	char		c = tok[0];
+
+	if (c == '\'' || (c >= '0' && c <= '9') ||
+		(c == '.' && tok[1] >= '0' && tok[1] <= '9'))
+		return BT_TOKEN_LITERAL;
+	if (c == '$')
+		return (tok[1] >= '0' && tok[1] <= '9') ? BT_TOKEN_PARAM : BT_TOKEN_LITERAL;
+	if (strchr("eEbBxX", c) != NULL && c != '\0' && tok[1] == '\'')
+		return BT_TOKEN_LITERAL;
+	if ((c == 'u' || c == 'U') && tok[1] == '&' && tok[2] == '\'')
+		return BT_TOKEN_LITERAL;
+	return BT_TOKEN_OTHER;
+}
+
+/*
+ * The primary key index of rel, or InvalidOid.  PostgreSQL 18 returns a
+ * deferrable primary key only when asked to; before, it always did.
+ */
+#if PG_VERSION_NUM >= 180000
+#define BT_PRIMARY_KEY_INDEX(rel)	RelationGetPrimaryKeyIndex((rel), true)
+#else
+#define BT_PRIMARY_KEY_INDEX(rel)	RelationGetPrimaryKeyIndex(rel)
+#endif
+
+/*
+ * vacuum_delay_point: PostgreSQL 18 asks whether ANALYZE is calling (it
+ * has a delay setting of its own); index vacuuming is not ANALYZE.
+ */
+#if PG_VERSION_NUM >= 180000
+#define BT_VACUUM_DELAY_POINT()	vacuum_delay_point(false)
+#else
+#define BT_VACUUM_DELAY_POINT()	vacuum_delay_point()
 #endif
 
 #endif							/* BIOTOKEN_COMPAT_H */

@@ -24,9 +24,9 @@
 #include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
 #include "parser/scanner.h"
-#include "parser/gram.h"
 #include "parser/scansup.h"
 
+#include "compat.h"
 #include "normalize.h"
 
 typedef struct BtToken
@@ -86,6 +86,7 @@ bt_normalize_statement(const char *text, int location, int len)
 		for (;;)
 		{
 			int			tok = core_yylex(&yylval, &yylloc, yyscanner);
+			BtTokenKind kind;
 
 			if (tok == 0)
 				break;
@@ -96,10 +97,9 @@ bt_normalize_statement(const char *text, int location, int len)
 			}
 			tokens[ntokens].location = yylloc;
 			tokens[ntokens].length = strlen(yyextra.scanbuf + yylloc);
-			tokens[ntokens].literal = (tok == ICONST || tok == FCONST ||
-									   tok == SCONST || tok == USCONST ||
-									   tok == BCONST || tok == XCONST);
-			if (tok == PARAM && yylval.ival > maxparam)
+			kind = bt_core_token_kind(yyextra.scanbuf + yylloc);
+			tokens[ntokens].literal = (kind == BT_TOKEN_LITERAL);
+			if (kind == BT_TOKEN_PARAM && yylval.ival > maxparam)
 				maxparam = yylval.ival;
 			ntokens++;
 		}
