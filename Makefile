@@ -28,11 +28,32 @@ REGRESS += guard_paths grants
 REGRESS += audit_log
 REGRESS += discover
 REGRESS += template_index
-# what differs between PostgreSQL majors (compat.h)
-REGRESS += compat
+# One line per concern, each between comments, so that parallel work
+# merges without conflicts: add your tests to your own line.
+# guard (issue 9): one boundary per file
+REGRESS_GUARD = guard_cursors
+#
+# secrets (issue 16): bounded per-backend memory, no secret in logs or plans
+REGRESS_SECRETS = projection_cache secrets_checks
+#
+# hardening (issue 10): what each role can and cannot do, as non-superusers
+REGRESS_HARDEN = roles_owner
+#
+# access log (issue 11)
+REGRESS_AUDITLOG =
+#
+# identification at scale (issue 14)
+REGRESS_SCALE = flat_parallel
+#
+# versions (issue 13): what differs between PostgreSQL majors (compat.h)
+REGRESS_VERSIONS = compat
+#
+REGRESS += $(REGRESS_GUARD) $(REGRESS_SECRETS) $(REGRESS_HARDEN) \
+	$(REGRESS_AUDITLOG) $(REGRESS_SCALE) $(REGRESS_VERSIONS)
 REGRESS_OPTS = --inputdir=.
 
-# keep last: it installs the extension afresh in a database of its own
+# own databases: what DROP EXTENSION leaves; keep upgrade last
+REGRESS += uninstall
 REGRESS += upgrade
 
 EXTRA_CLEAN = $(EXTENSION)-*.zip $(EXTENSION).control $(EXT_SCRIPT) results/ regression.diffs regression.out
@@ -48,6 +69,13 @@ endif
 else
 include $(PGXS)
 endif
+
+# redact.c recognises biotoken's own error reports by their source file
+# (ErrorData.filename, a base name, which also crosses from parallel
+# workers to the leader): every file of extension/ but guc.c, which
+# raises nothing and shares its name with PostgreSQL's.
+BT_REPORTING_FILES = $(filter-out guc.c,$(notdir $(wildcard extension/*.c)))
+extension/redact.o extension/redact.bc: override CPPFLAGS += -DBT_SOURCE_FILES='$(foreach f,$(BT_REPORTING_FILES),"$(f)",)'
 
 # PGXS tracks no header dependencies without --enable-depend: rebuild
 # every object when any header changes (there are few, and they are small).

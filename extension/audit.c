@@ -52,6 +52,8 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_database.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "executor/executor.h"
@@ -66,6 +68,7 @@
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/guc_tables.h"
@@ -77,6 +80,7 @@
 
 #include "audit.h"
 #include "biotoken.h"
+#include "catalog.h"
 #include "compat.h"
 #include "guc.h"
 #include "labels.h"
@@ -423,10 +427,34 @@ fill_context(const BtAuditRecord *rec, bool with_statement, BtAuditContext *cx)
 }
 
 /*
- * Pack a record into one palloc'd entry.  The statement is cut to
- * BT_AUDIT_MAX_STATEMENT bytes (at a character boundary) and, if the entry
- * would still not fit the queue, to less; the full normalized statement
- * still goes to the server log.
+ * cx->detail (canonical jsonb text, or NULL) with "columns_omitted" and
+ * "columns_total" added, canonical again; palloc'd in the current context.
+ */
+static char *
+detail_with_omitted(const char *detail, int omitted, int total)
+{
+	char	   *extra = psprintf("{\"columns_omitted\": %d, \"columns_total\": %d}",
+								 omitted, total);
+	Datum		jb = DirectFunctionCall1(jsonb_in, CStringGetDatum(extra));
+	Jsonb	   *res;
+
+	if (detail != NULL)
+		jb = DirectFunctionCall2(jsonb_concat,
+								 DirectFunctionCall1(jsonb_in, CStringGetDatum(detail)),
+								 jb);
+	res = DatumGetJsonbP(jb);
+	return JsonbToCString(NULL, &res->root, VARSIZE(res));
+}
+
+/*
+ * Pack a record into one palloc'd entry of at most BT_AUDIT_MAX_ENTRY
+ * bytes.  The statement is cut to BT_AUDIT_MAX_STATEMENT bytes (at a
+ * character boundary) and, if the entry would still not fit the queue, to
+ * less, down to 1 kB; then the column list is cut, keeping its first
+ * columns, and detail gets "columns_omitted" and "columns_total".  The
+ * categories are always kept.  A record is never dropped for its size: a
+ * refusal must be recorded.  The server-log line still gets the full
+ * statement and column list.
  */
 static BtAuditEntry *
 pack_entry(const BtAuditRecord *rec, const BtAuditContext *cx)
@@ -434,8 +462,11 @@ pack_entry(const BtAuditRecord *rec, const BtAuditContext *cx)
 	StringInfoData buf;
 	BtAuditEntry hdr;
 	char	   *statement = cx->statement;
+	char	   *detail = cx->detail;
 	int			stmt_limit = BT_AUDIT_MAX_STATEMENT;
-	ListCell   *lc;
+	int			ncolumns = list_length(rec->columns);
+	int			keep = ncolumns;
+	int			i;
 
 	for (;;)
 	{
@@ -456,7 +487,7 @@ pack_entry(const BtAuditRecord *rec, const BtAuditContext *cx)
 		hdr.backend_pid = MyProcPid;
 		hdr.logged_at = cx->logged_at;
 		hdr.query_id = (int64) cx->query_id;
-		hdr.ncolumns = list_length(rec->columns);
+		hdr.ncolumns = keep;
 		hdr.procno = BT_MY_PROCNO;
 
 		initStringInfo(&buf);
@@ -469,23 +500,29 @@ pack_entry(const BtAuditRecord *rec, const BtAuditContext *cx)
 		pack_string(&buf, cx->client_addr);
 		pack_string(&buf, cx->application_name);
 		pack_string(&buf, statement);
-		pack_string(&buf, cx->detail);
-		foreach(lc, rec->columns)
-			pack_string(&buf, (const char *) lfirst(lc));
+		pack_string(&buf, detail);
+		for (i = 0; i < keep; i++)
+			pack_string(&buf, (const char *) list_nth(rec->columns, i));
 		while (buf.len % MAXIMUM_ALIGNOF != 0)
 			appendStringInfoChar(&buf, '\0');
 
 		if (buf.len <= BT_AUDIT_MAX_ENTRY)
 			break;
-		if (statement == NULL || stmt_limit <= 1024)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("statement refused: its access-log record is too large"),
-					 errdetail("The record would take %d bytes; at most %d fit in the access-log queue.",
-							   buf.len, BT_AUDIT_MAX_ENTRY),
-					 errhidestmt(true)));
-		stmt_limit /= 2;
 		pfree(buf.data);
+		if (statement != NULL && stmt_limit > 1024)
+		{
+			stmt_limit /= 2;
+			continue;
+		}
+		if (keep == 0)
+			/* user names, addresses and a 1 kB statement fit in 64 kB */
+			elog(ERROR, "access-log record of %d bytes does not fit the queue",
+				 buf.len);
+		/* keep the share of the columns that fits, and room for detail */
+		keep = (int) ((int64) keep * (BT_AUDIT_MAX_ENTRY - 512) / buf.len);
+		if (keep >= ncolumns)
+			keep = ncolumns - 1;
+		detail = detail_with_omitted(cx->detail, ncolumns - keep, ncolumns);
 	}
 
 	((BtAuditEntry *) buf.data)->len = buf.len;
@@ -542,7 +579,7 @@ ensure_writer(int qi)
 			q->writer_state = BT_WRITER_NONE;
 		LWLockRelease(bt_audit_shared->lock);
 		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				(errcode(BT_ERRCODE_LOG_UNAVAILABLE),
 				 errmsg("statement refused: the access log could not be written"),
 				 errdetail("The biotoken access-log writer could not be started."),
 				 errhint("Raise max_worker_processes: every database that writes to the access log needs one background worker."),
@@ -624,7 +661,7 @@ static void
 throw_not_committed(const char *why)
 {
 	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			(errcode(BT_ERRCODE_LOG_UNAVAILABLE),
 			 errmsg("statement refused: the access log could not be written"),
 			 errdetail("%s", why),
 			 errhint("biotoken refuses what it cannot log.  Check the server log for the biotoken access-log writer, and that biotoken.access_log is not locked."),
@@ -819,27 +856,19 @@ typedef enum BtLogPlace
 } BtLogPlace;
 
 static BtLogPlace
-log_place(void)
+log_place(Oid *relid, Oid *owner)
 {
-	Oid			nspid;
-	Oid			relid;
 	HeapTuple	tup;
 	BtLogPlace	place = BT_LOG_NONE;
 
 	if (!OidIsValid(MyDatabaseId) || !IsTransactionState())
 		return BT_LOG_NONE;
 
-	/*
-	 * The table, not pg_extension: both lookups are syscache probes, which
-	 * matters with biotoken.log_reads on.
-	 */
-	nspid = get_namespace_oid(BT_SCHEMA, true);
-	if (!OidIsValid(nspid))
+	/* the extension's member, never a table found by name */
+	*relid = bt_audit_log_find(owner);
+	if (!OidIsValid(*relid))
 		return BT_LOG_NONE;
-	relid = get_relname_relid("access_log", nspid);
-	if (!OidIsValid(relid))
-		return BT_LOG_NONE;
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(*relid));
 	if (HeapTupleIsValid(tup))
 	{
 		place = TransactionIdIsCurrentTransactionId(HeapTupleHeaderGetXmin(tup->t_data)) ?
@@ -855,14 +884,19 @@ log_place(void)
  * ----------------------------------------------------------------
  */
 
-/* append s as a double-quoted value on one line */
+/*
+ * Append s to buf escaped so that it stays on one line and cannot end its
+ * field: backslash, double quote and every control character are written
+ * as backslash escapes (\n, \r, \t, \xNN).
+ */
 static void
-append_quoted(StringInfo buf, const char *s)
+append_escaped(StringInfo buf, const char *s)
 {
-	appendStringInfoChar(buf, '"');
 	for (; *s; s++)
 	{
-		switch (*s)
+		unsigned char c = (unsigned char) *s;
+
+		switch (c)
 		{
 			case '"':
 				appendStringInfoString(buf, "\\\"");
@@ -880,10 +914,47 @@ append_quoted(StringInfo buf, const char *s)
 				appendStringInfoString(buf, "\\t");
 				break;
 			default:
-				appendStringInfoChar(buf, *s);
+				if (c < 0x20 || c == 0x7f)
+					appendStringInfo(buf, "\\x%02x", c);
+				else
+					appendStringInfoChar(buf, (char) c);
 		}
 	}
+}
+
+/* append s as a double-quoted value on one line */
+static void
+append_quoted(StringInfo buf, const char *s)
+{
 	appendStringInfoChar(buf, '"');
+	append_escaped(buf, s);
+	appendStringInfoChar(buf, '"');
+}
+
+/*
+ * Append a column name as an element of the {...} list: as it is when it
+ * holds only characters that cannot end an element or a line, else
+ * double-quoted and escaped (as array_out quotes, plus the escapes of
+ * append_escaped).
+ */
+static void
+append_list_element(StringInfo buf, const char *s)
+{
+	const char *p;
+	bool		plain = (*s != '\0');
+
+	for (p = s; *p && plain; p++)
+	{
+		unsigned char c = (unsigned char) *p;
+
+		if (c <= 0x20 || c == 0x7f || c == '{' || c == '}' || c == ',' ||
+			c == '"' || c == '\\')
+			plain = false;
+	}
+	if (plain)
+		appendStringInfoString(buf, s);
+	else
+		append_quoted(buf, s);
 }
 
 /*
@@ -958,7 +1029,7 @@ server_log_line(const BtAuditRecord *rec, const BtAuditContext *cx,
 		{
 			if (!first)
 				appendStringInfoChar(&buf, ',');
-			appendStringInfoString(&buf, (const char *) lfirst(lc));
+			append_list_element(&buf, (const char *) lfirst(lc));
 			first = false;
 		}
 		appendStringInfoChar(&buf, '}');
@@ -997,6 +1068,8 @@ audit_write(const BtAuditRecord *rec, bool with_statement)
 	BtAuditEntry *e;
 	BtAuditAnchor row;
 	BtLogPlace	place;
+	Oid			relid = InvalidOid;
+	Oid			owner = InvalidOid;
 	const char *failure = NULL;
 	bool		queued_only = false;
 
@@ -1007,7 +1080,7 @@ audit_write(const BtAuditRecord *rec, bool with_statement)
 
 	fill_context(rec, with_statement, &cx);
 	memset(&row, 0, sizeof(row));
-	place = log_place();
+	place = log_place(&relid, &owner);
 
 	if (place != BT_LOG_NONE)
 	{
@@ -1019,7 +1092,7 @@ audit_write(const BtAuditRecord *rec, bool with_statement)
 			 * row in it, with the same chain code as the writer.  It commits
 			 * or rolls back with the table it is in.
 			 */
-			bt_audit_chain_append(&e, 1, NULL, &row);
+			bt_audit_chain_append(relid, owner, &e, 1, NULL, &row);
 		}
 		else if (rec->event == BT_EVENT_READ)
 		{
@@ -1335,10 +1408,87 @@ database_needing_writer_gone(Node *stmt)
 	}
 }
 
+/* the current user may create databases (PostgreSQL's own test) */
+static bool
+may_create_databases(void)
+{
+	HeapTuple	tup;
+	bool		result = false;
+
+	if (superuser())
+		return true;
+	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(GetUserId()));
+	if (HeapTupleIsValid(tup))
+	{
+		result = ((Form_pg_authid) GETSTRUCT(tup))->rolcreatedb;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
+/*
+ * Whether the current user passes PostgreSQL's privilege checks for the
+ * DBA operation stmt on database dboid (see database_needing_writer_gone):
+ * only then may it hold the database and ask its writer to leave.  A role
+ * without those rights would otherwise stop the writer of any database
+ * just by trying; PostgreSQL refuses it later, and says why.
+ */
+static bool
+may_run_dba_operation(Node *stmt, Oid dboid)
+{
+	HeapTuple	tup;
+	Form_pg_database db;
+	bool		owner;
+	bool		result;
+
+	tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+	if (!HeapTupleIsValid(tup))
+		return false;
+	db = (Form_pg_database) GETSTRUCT(tup);
+	/* as pg_database_ownercheck: superusers, and members of the owner */
+	owner = has_privs_of_role(GetUserId(), db->datdba);
+	switch (nodeTag(stmt))
+	{
+		case T_CreatedbStmt:
+			/* createdb(): CREATEDB, and the template must be copyable */
+			result = may_create_databases() &&
+				(superuser() || owner || db->datistemplate);
+			break;
+		case T_RenameStmt:
+			/* RenameDatabase(): owner, and CREATEDB */
+			result = owner && may_create_databases();
+			break;
+		default:
+			/* dropdb(), movedb(): owner */
+			result = owner;
+			break;
+	}
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/* at exit, however: let go of every database this backend holds */
+static void
+release_held_at_exit(int code, Datum arg)
+{
+	int			i;
+
+	if (bt_audit_shared == NULL)
+		return;
+	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+	for (i = 0; i < BT_AUDIT_DATABASES; i++)
+		if (bt_audit_shared->dbs[i].hold_pid == MyProcPid)
+			bt_audit_shared->dbs[i].hold_pid = 0;
+	LWLockRelease(bt_audit_shared->lock);
+}
+
 /*
  * Hold dboid (no writer may start there) and ask its writer to leave;
  * wait until it has, at most BT_AUDIT_LEAVE_WAIT_MS.  If it does not, the
  * operation goes on and fails as it would with any other session there.
+ * Called inside bt_ProcessUtility's PG_TRY, so that an error while waiting
+ * (a cancel, statement_timeout) lets go of the database as well, and only
+ * for a user that may run the operation (may_run_dba_operation).
  */
 static void
 hold_database(Oid dboid)
@@ -1348,6 +1498,14 @@ hold_database(Oid dboid)
 	BtAuditDatabase *d;
 	int			qi = -1;
 	int			i;
+	static bool exit_callback = false;
+
+	/* a FATAL exit (pg_terminate_backend while waiting) lets go too */
+	if (!exit_callback)
+	{
+		before_shmem_exit(release_held_at_exit, (Datum) 0);
+		exit_callback = true;
+	}
 
 	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
 	d = bt_audit_database(dboid, true);
@@ -1403,7 +1561,16 @@ release_database(Oid dboid, bool dropped)
 		if (dropped)
 			memset(d, 0, sizeof(BtAuditDatabase));
 	}
-	if (dropped)
+	if (!dropped)
+	{
+		int			i;
+
+		/* the operation failed: the writer need not leave after all */
+		for (i = 0; i < BT_AUDIT_QUEUES; i++)
+			if (bt_audit_shared->queues[i].dboid == dboid)
+				bt_audit_shared->queues[i].leave = false;
+	}
+	else
 	{
 		int			i;
 
@@ -1478,7 +1645,7 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	Node	   *stmt = pstmt->utilityStmt;
 	const char *held_name = NULL;
 	Oid			held = InvalidOid;
-	bool		done = false;
+	volatile bool done = false;
 	bool		writer = bt_audit_is_writer();
 
 	if (!writer)
@@ -1489,13 +1656,17 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		held_name = database_needing_writer_gone(stmt);
 		if (held_name != NULL)
 			held = get_database_oid(held_name, true);
-		if (OidIsValid(held))
-			hold_database(held);
+		/* only once PostgreSQL's own privilege checks would pass */
+		if (OidIsValid(held) && !may_run_dba_operation(stmt, held))
+			held = InvalidOid;
 	}
 
 	utility_depth++;
 	PG_TRY();
 	{
+		/* inside: a cancel while waiting for the writer lets go too */
+		if (OidIsValid(held))
+			hold_database(held);
 		if (prev_ProcessUtility)
 			prev_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 								params, queryEnv, dest, qc);

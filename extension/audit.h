@@ -213,7 +213,9 @@ extern BtAuditDatabase *bt_audit_database(Oid dboid, bool create);
 /* audit_worker.c */
 extern PGDLLEXPORT void bt_audit_worker_main(Datum main_arg);
 extern bool bt_audit_worker_launch(int queue, uint32 generation, Oid dboid);
-extern void bt_audit_chain_append(BtAuditEntry **entries, int n,
+extern Oid	bt_audit_log_find(Oid *owner);
+extern void bt_audit_chain_append(Oid relid, Oid owner,
+								  BtAuditEntry **entries, int n,
 								  const BtAuditAnchor *known_end,
 								  BtAuditAnchor *results);
 

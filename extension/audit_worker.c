@@ -43,8 +43,13 @@
  * Locking: queue, waiters and anchors are under the "biotoken access log"
  * LWLock (audit.h); nothing throws while it is held.
  *
+ * Who and how: the writer finds the log as the extension's member (never
+ * by name), writes it as the extension's owner in a security-restricted
+ * operation, and runs no code but its own: rows go straight into the heap
+ * and the indexes, so no trigger, constraint expression or planner runs.
+ *
  * Memory: the loop context "biotoken access log writer" is reset every
- * iteration; the plan of the tail query is kept with SPI_keepplan.
+ * iteration; what outlives a batch's transaction is allocated there.
  *
  * IDENTIFICATION
  *	  extension/audit_worker.c
@@ -55,12 +60,25 @@
 
 #include <openssl/crypto.h>
 
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
+#include "access/transam.h"
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/namespace.h"
+#include "catalog/dependency.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_authid.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
 #include "executor/spi.h"
@@ -76,15 +94,21 @@
 #include "storage/proc.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/inet.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "audit.h"
+#include "catalog.h"
 #include "biotoken.h"
 #include "compat.h"
 #include "keys.h"
@@ -117,6 +141,13 @@ enum
 	NCOLS
 };
 
+/* the type of each column, to refuse a table whose layout was altered */
+static const Oid column_types[NCOLS] = {
+	INT8OID, TIMESTAMPTZOID, TEXTOID, NAMEOID, NAMEOID, NAMEOID, INETOID,
+	TEXTOID, INT4OID, INT8OID, TEXTARRAYOID, TEXTARRAYOID, INT8OID, TEXTOID,
+	JSONBOID, INT4OID, BYTEAOID, BYTEAOID
+};
+
 #define BT_CHAIN_TAG	"biotoken access_log v1"
 #define ALL_COLUMNS \
 	"id, logged_at, event, session_user_name, current_user_name, " \
@@ -130,13 +161,8 @@ enum
  */
 bool		bt_audit_am_writer = false;
 
-/* true while bt_audit_chain_append inserts: the table's trigger lets it */
-static bool appending = false;
-
 /* the writer's queue, and the waiters of the batch it is writing */
 static int	writer_queue = -1;
-
-static SPIPlanPtr tail_plan = NULL;
 
 
 /* ----------------------------------------------------------------
@@ -395,32 +421,21 @@ entry_values(const BtAuditEntry *e, Datum *values, bool *nulls)
 	}
 }
 
-static void
-prepare_tail_plan(void)
-{
-	if (tail_plan == NULL)
-	{
-		tail_plan = SPI_prepare("SELECT id, row_hash, 'biotoken.access_log'::pg_catalog.regclass::pg_catalog.oid "
-								"FROM biotoken.access_log ORDER BY id DESC LIMIT 1",
-								0, NULL);
-		if (tail_plan == NULL)
-			elog(ERROR, "could not prepare the access-log tail query: %s",
-				 SPI_result_code_string(SPI_result));
-		SPI_keepplan(tail_plan);
-	}
-}
-
 /*
- * Appending rows: the executor's single-relation insert, as logical
- * replication's apply worker does it (constraints, indexes and row
- * triggers, without planning and starting a query per row).  Caller holds
- * RowExclusiveLock on rel.
+ * Appending rows: straight into the table and its indexes, as
+ * logical replication's apply worker does it but without triggers,
+ * constraints or anything else that could run code a role other than
+ * biotoken put there.  The values are built here, so the table's NOT NULL
+ * and CHECK constraints hold by construction; check_log_relation() made
+ * sure no index needs an expression, a predicate or a user-defined
+ * operator class.  Caller holds RowExclusiveLock on rel.
  */
 typedef struct BtAppender
 {
 	EState	   *estate;
 	ResultRelInfo *rri;
 	TupleTableSlot *slot;
+	CommandId	cid;
 } BtAppender;
 
 static void
@@ -435,54 +450,201 @@ appender_begin(BtAppender *ap, Relation rel)
 
 	ap->estate = CreateExecutorState();
 	BT_EXEC_INIT_RANGE_TABLE(ap->estate, list_make1(rte));
-	ap->estate->es_output_cid = GetCurrentCommandId(true);
+	ap->cid = GetCurrentCommandId(true);
+	ap->estate->es_output_cid = ap->cid;
 	ap->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(ap->rri, rel, 1, NULL, 0);
+	/* no trigger fires, biotoken's own append-only trigger included */
+	ap->rri->ri_TrigDesc = NULL;
 	ExecOpenIndices(ap->rri, false);
 	ap->slot = ExecInitExtraTupleSlot(ap->estate, RelationGetDescr(rel),
 									  &TTSOpsVirtual);
-	AfterTriggerBeginQuery();
 }
 
 static void
 appender_insert(BtAppender *ap, const Datum *values, const bool *nulls)
 {
 	TupleTableSlot *slot = ap->slot;
+	List	   *recheck;
 
 	ExecClearTuple(slot);
 	memcpy(slot->tts_values, values, sizeof(Datum) * NCOLS);
 	memcpy(slot->tts_isnull, nulls, sizeof(bool) * NCOLS);
 	ExecStoreVirtualTuple(slot);
-	appending = true;
-	ExecSimpleRelationInsert(ap->rri, ap->estate, slot);
-	appending = false;
+	table_tuple_insert(ap->rri->ri_RelationDesc, slot, ap->cid, 0, NULL);
+	recheck = BT_EXEC_INSERT_INDEX_TUPLES(ap->rri, slot, ap->estate);
+	list_free(recheck);
 }
 
 static void
 appender_end(BtAppender *ap)
 {
-	AfterTriggerEndQuery(ap->estate);
 	ExecCloseIndices(ap->rri);
 	ExecResetTupleTable(ap->estate->es_tupleTable, false);
 	FreeExecutorState(ap->estate);
 }
 
+/* the access log cannot be used as it is: 55000 with what is wrong */
+static void
+throw_log_unusable(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("biotoken.access_log cannot be used"),
+			 errdetail("%s", detail),
+			 errhint("Only the biotoken extension's own definition of the table is written to; reinstall it.")));
+}
+
+/*
+ * bt_audit_log_find
+ *		The access log of this database: the relation named access_log
+ *		that is a member of the biotoken extension (pg_depend, deptype
+ *		'e').  It is never looked up by name through a schema, which a
+ *		database owner may control.  *owner is set to the extension's
+ *		owner, the role the log is written as.  InvalidOid if the
+ *		extension is not installed here or has no access log yet (CREATE
+ *		EXTENSION is running).  Throws 55000 if the member is not a
+ *		permanent plain table owned by the extension's owner.  Needs a
+ *		transaction; locks nothing but the catalogs it reads.
+ */
+Oid
+bt_audit_log_find(Oid *owner)
+{
+	HeapTuple	tup;
+	Oid			extowner;
+	Oid			relid;
+	Form_pg_class cls;
+
+	/* by extension membership, kind and owner checked (catalog.c) */
+	relid = bt_catalog_relid(BT_CATALOG_ACCESS_LOG);
+	if (!OidIsValid(relid))
+		return InvalidOid;
+	extowner = bt_catalog_extension_owner();
+
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		return InvalidOid;
+	cls = (Form_pg_class) GETSTRUCT(tup);
+	if (cls->relkind != RELKIND_RELATION || cls->relispartition ||
+		cls->relpersistence != RELPERSISTENCE_PERMANENT)
+	{
+		ReleaseSysCache(tup);
+		throw_log_unusable("The extension's access_log is not a permanent plain table.");
+	}
+	if (cls->relowner != extowner)
+	{
+		ReleaseSysCache(tup);
+		throw_log_unusable("The extension's access_log is not owned by the extension's owner.");
+	}
+	ReleaseSysCache(tup);
+	if (owner != NULL)
+		*owner = extowner;
+	return relid;
+}
+
+/*
+ * Refuse a log table that is not as the extension made it: other columns
+ * or types (the rows would be written wrongly), or an index that would
+ * run code of its own (an expression, a predicate, an access method or
+ * operator class that is not built in).  Caller holds a lock on rel.
+ */
+static void
+check_log_relation(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	List	   *indexes;
+	ListCell   *lc;
+	int			i;
+
+	if (desc->natts != NCOLS)
+		throw_log_unusable("The table does not have the expected columns: it was altered.");
+	for (i = 0; i < NCOLS; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || att->atttypid != column_types[i] ||
+			att->attgenerated != '\0')
+			throw_log_unusable("The table does not have the expected columns: it was altered.");
+	}
+
+	indexes = RelationGetIndexList(rel);
+	if (!OidIsValid(rel->rd_pkindex))
+		throw_log_unusable("The table has no primary key on id.");
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+		bool		ok = true;
+		int			k;
+
+		if (!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL) ||
+			!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) ||
+			idx->rd_rel->relam >= FirstNormalObjectId)
+			ok = false;
+		for (k = 0; ok && k < IndexRelationGetNumberOfKeyAttributes(idx); k++)
+			if (idx->rd_opfamily[k] >= FirstNormalObjectId)
+				ok = false;
+		if (RelationGetRelid(idx) == rel->rd_pkindex &&
+			(idx->rd_index->indnatts != 1 || idx->rd_index->indkey.values[0] != COL_ID + 1 ||
+			 idx->rd_rel->relam != BTREE_AM_OID))
+			ok = false;
+		index_close(idx, AccessShareLock);
+		if (!ok)
+			throw_log_unusable("An index of the table is not one biotoken made: it would run code of its own.");
+	}
+	list_free(indexes);
+}
+
+/*
+ * The last row of the log (highest id) as "snapshot" sees it, through the
+ * primary key; false if the log is empty.
+ */
+static bool
+read_log_end(Relation rel, Snapshot snapshot, int64 *id, uint8 *hash)
+{
+	Relation	idx = index_open(rel->rd_pkindex, AccessShareLock);
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	scan = systable_beginscan_ordered(rel, idx, snapshot, 0, NULL);
+	tup = systable_getnext_ordered(scan, BackwardScanDirection);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		h;
+
+		*id = DatumGetInt64(heap_getattr(tup, COL_ID + 1, RelationGetDescr(rel), &isnull));
+		h = heap_getattr(tup, COL_ROW_HASH + 1, RelationGetDescr(rel), &isnull);
+		if (!isnull && VARSIZE_ANY_EXHDR(DatumGetPointer(h)) == BT_HMAC_BYTES &&
+			!VARATT_IS_EXTERNAL(DatumGetPointer(h)) &&
+			!VARATT_IS_COMPRESSED(DatumGetPointer(h)))
+			memcpy(hash, VARDATA_ANY(DatumGetPointer(h)), BT_HMAC_BYTES);
+		else
+			memset(hash, 0, BT_HMAC_BYTES);
+		found = true;
+	}
+	systable_endscan_ordered(scan);
+	index_close(idx, AccessShareLock);
+	return found;
+}
+
 /*
  * bt_audit_chain_append
- *		Append n entries to biotoken.access_log in the current transaction,
- *		chained, and put each row's id and hash into results[i].
+ *		Append n entries to the access log relid in the current
+ *		transaction, chained, and put each row's id and hash into
+ *		results[i].
  *
  * The chain continues from known_end (the last row the writer committed)
  * when that is at least as far as the table's last row, else from the
  * table's last row.  A table that ends before known_end lost rows: the new
- * rows chain to the lost one, so verification shows the gap.  Runs as the
- * bootstrap superuser; rows go in through the executor's single-relation
- * insert, with the table's constraints, indexes and trigger (which refuses
- * every other INSERT).  Caller has a transaction and an active snapshot.
- * Throws on any failure.
+ * rows chain to the lost one, so verification shows the gap.  Runs as
+ * "owner" (the extension's owner) in a security-restricted operation, and
+ * runs no code but biotoken's: no trigger fires, no SQL is planned, no
+ * name is looked up.  Caller has a transaction and RowExclusiveLock on
+ * relid (or will get it here).  Throws on any failure.
  */
 void
-bt_audit_chain_append(BtAuditEntry **entries, int n,
+bt_audit_chain_append(Oid relid, Oid owner, BtAuditEntry **entries, int n,
 					  const BtAuditAnchor *known_end, BtAuditAnchor *results)
 {
 	const BtKey *key = bt_keys_newest();
@@ -491,9 +653,9 @@ bt_audit_chain_append(BtAuditEntry **entries, int n,
 	int64		prev_id = 0;
 	uint8		prev_hash[BT_HMAC_BYTES];
 	bool		have_prev = false;
-	Oid			relid = InvalidOid;
 	Relation	rel;
 	BtAppender	ap;
+	Snapshot	snapshot;
 	int			i;
 
 	if (key == NULL)
@@ -502,39 +664,19 @@ bt_audit_chain_append(BtAuditEntry **entries, int n,
 				 errmsg("no biotoken key is loaded")));
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(BOOTSTRAP_SUPERUSERID,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	SetUserIdAndSecContext(owner, save_sec_context |
+						   SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
-		bool		isnull;
-		int			ret;
+		rel = table_open(relid, RowExclusiveLock);
+		check_log_relation(rel);
 
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		prepare_tail_plan();
-
-		ret = SPI_execute_plan(tail_plan, NULL, NULL, false, 1);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "could not read the end of the access log: %s",
-				 SPI_result_code_string(ret));
-		if (SPI_processed == 1)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[0];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			Datum		h;
-
-			prev_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			h = SPI_getbinval(tup, desc, 2, &isnull);
-			if (!isnull && VARSIZE_ANY_EXHDR(DatumGetPointer(h)) == BT_HMAC_BYTES)
-				memcpy(prev_hash, VARDATA_ANY(DatumGetPointer(h)), BT_HMAC_BYTES);
-			else
-				memset(prev_hash, 0, BT_HMAC_BYTES);
-			relid = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
-			have_prev = true;
-		}
-		else
-			relid = RangeVarGetRelid(makeRangeVar("biotoken", "access_log", -1),
-									 NoLock, false);
+		/* rows this transaction appended before (CREATE EXTENSION) count */
+		CommandCounterIncrement();
+		snapshot = RegisterSnapshot(GetLatestSnapshot());
+		have_prev = read_log_end(rel, snapshot, &prev_id, prev_hash);
+		UnregisterSnapshot(snapshot);
 
 		if (known_end != NULL && known_end->valid && known_end->relid == relid &&
 			known_end->id >= prev_id &&
@@ -550,12 +692,6 @@ bt_audit_chain_append(BtAuditEntry **entries, int n,
 			have_prev = true;
 		}
 
-		rel = table_open(relid, RowExclusiveLock);
-		if (RelationGetDescr(rel)->natts != NCOLS)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("biotoken.access_log does not have the expected columns"),
-					 errhint("The table was altered; reinstall the extension's definition of it.")));
 		appender_begin(&ap, rel);
 		for (i = 0; i < n; i++)
 		{
@@ -589,11 +725,9 @@ bt_audit_chain_append(BtAuditEntry **entries, int n,
 		}
 		appender_end(&ap);
 		table_close(rel, NoLock);
-		SPI_finish();
 	}
 	PG_FINALLY();
 	{
-		appending = false;
 		SetUserIdAndSecContext(save_userid, save_sec_context);
 	}
 	PG_END_TRY();
@@ -751,21 +885,30 @@ write_batch(void)
 	BtAuditAnchor known;
 	BtAuditAnchor *results;
 	TransactionId xid;
+	Oid			relid;
+	Oid			owner;
 	int			n;
 	int			i;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "biotoken: writing access-log records");
 
 	/*
 	 * Lock the table before taking the records: while someone else holds it
 	 * (a LOCK TABLE, an ALTER), records stay in the queue, where a backend
-	 * that stops waiting can still withdraw its own.
+	 * that stops waiting can still withdraw its own.  The table is the
+	 * extension's member, found again for every batch.
 	 */
-	(void) RangeVarGetRelid(makeRangeVar("biotoken", "access_log", -1),
-							RowExclusiveLock, false);
+	relid = bt_audit_log_find(&owner);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("biotoken is not installed in database \"%s\"",
+						get_database_name(MyDatabaseId)),
+				 errdetail("The access-log records queued for it cannot be written.")));
+	LockRelationOid(relid, RowExclusiveLock);
+	PushActiveSnapshot(GetTransactionSnapshot());
 
 	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
 	entries = take_entries(q, &n);
@@ -782,7 +925,7 @@ write_batch(void)
 	results = MemoryContextAllocZero(batch_cxt,
 									 sizeof(BtAuditAnchor) * Max(n, 1));
 	if (n > 0)
-		bt_audit_chain_append(entries, n, &known, results);
+		bt_audit_chain_append(relid, owner, entries, n, &known, results);
 	xid = GetTopTransactionIdIfAny();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -889,6 +1032,18 @@ bt_audit_worker_main(Datum main_arg)
 	pgstat_report_appname("biotoken access log writer");
 
 	/*
+	 * The database's owner may ALTER DATABASE ... SET anything: none of it
+	 * may steer the writer.  It resolves no names, but pin the path anyway,
+	 * and the settings that could make its transactions fail.
+	 */
+	SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_read_only", "off", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("default_transaction_isolation", "read committed", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("lock_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("statement_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("idle_in_transaction_session_timeout", "0", PGC_SUSET, PGC_S_OVERRIDE);
+
+	/*
 	 * A batch can hold a thousand records: keep a large first block across
 	 * resets, so that a busy writer does not map and fault in fresh memory
 	 * for every batch.
@@ -989,7 +1144,7 @@ bt_audit_worker_main(Datum main_arg)
  * BEFORE INSERT, UPDATE, DELETE (rows) and TRUNCATE on biotoken.access_log
  * (enabled ALWAYS, so session_replication_role = replica does not skip
  * it): nobody changes the log, its owner and superusers included; rows come
- * only from bt_audit_chain_append.
+ * only from bt_audit_chain_append, which fires no trigger.
  */
 Datum
 biotoken_access_log_append_only(PG_FUNCTION_ARGS)
@@ -998,9 +1153,7 @@ biotoken_access_log_append_only(PG_FUNCTION_ARGS)
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "biotoken_access_log_append_only: not called as a trigger");
-	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) &&
-		TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) && appending)
-		return PointerGetDatum(trigdata->tg_trigtuple);
+	(void) trigdata;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("the access log cannot be changed"),
@@ -1038,7 +1191,11 @@ biotoken_verify_access_log(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		result[4];
 	bool		rnulls[4] = {false, false, false, false};
-	Portal		portal;
+	Relation	rel;
+	Relation	idx;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	AclResult	aclresult;
 	int64		nrows = 0;
 	int64		last_id = 0;
 	uint8		last_hash[BT_HMAC_BYTES];
@@ -1055,8 +1212,14 @@ biotoken_verify_access_log(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
-	relid = RangeVarGetRelid(makeRangeVar("biotoken", "access_log", -1),
-							 NoLock, false);
+	relid = bt_audit_log_find(NULL);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("biotoken has no access log in this database")));
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(relid));
 	memset(&anchor, 0, sizeof(anchor));
 	LWLockAcquire(bt_audit_shared->lock, LW_SHARED);
 	{
@@ -1072,13 +1235,15 @@ biotoken_verify_access_log(PG_FUNCTION_ARGS)
 
 	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "biotoken verify row",
 								   ALLOCSET_DEFAULT_SIZES);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	rel = table_open(relid, AccessShareLock);
+	check_log_relation(rel);
 
-	/* read_only: the calling statement's snapshot, the one checked below */
-	portal = SPI_cursor_open_with_args(NULL,
-									   "SELECT " ALL_COLUMNS " FROM biotoken.access_log ORDER BY id",
-									   0, NULL, NULL, NULL, true, 0);
+	/*
+	 * In id order through the primary key, as the calling statement's
+	 * snapshot sees the table: the snapshot the anchor is judged by below.
+	 */
+	idx = index_open(rel->rd_pkindex, AccessShareLock);
+	scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 0, NULL);
 
 	/* an anchor committed after that snapshot was taken proves nothing */
 	if (anchor.valid &&
@@ -1086,27 +1251,17 @@ biotoken_verify_access_log(PG_FUNCTION_ARGS)
 		 XidInMVCCSnapshot(anchor_xid, GetActiveSnapshot())))
 		anchor.valid = false;
 
-	for (;;)
+	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
 	{
-		uint64		i;
-
-		SPI_cursor_fetch(portal, true, 1000);
-		if (SPI_processed == 0)
-			break;
-		for (i = 0; i < SPI_processed; i++)
 		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
 			Datum		values[NCOLS];
 			bool		nulls[NCOLS];
 			uint8		mac[BT_HMAC_BYTES];
 			int64		id;
 			bytea	   *h;
-			int			col;
 
 			oldcxt = MemoryContextSwitchTo(rowcxt);
-			for (col = 0; col < NCOLS; col++)
-				values[col] = SPI_getbinval(tup, desc, col + 1, &nulls[col]);
+			heap_deform_tuple(tup, RelationGetDescr(rel), values, nulls);
 			id = DatumGetInt64(values[COL_ID]);
 			nrows++;
 
@@ -1152,10 +1307,11 @@ biotoken_verify_access_log(PG_FUNCTION_ARGS)
 			MemoryContextSwitchTo(oldcxt);
 			MemoryContextReset(rowcxt);
 		}
-		SPI_freetuptable(SPI_tuptable);
+		CHECK_FOR_INTERRUPTS();
 	}
-	SPI_cursor_close(portal);
-	SPI_finish();
+	systable_endscan_ordered(scan);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
 
 	if (anchor.valid && !anchor_seen && anchor.id > last_id)
 		note_break(&first_broken, &reason, last_id + 1,

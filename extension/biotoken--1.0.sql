@@ -4,17 +4,25 @@
 -- Schema, roles and the preload check
 -- ====================================================================
 
--- The administrative objects live in the schema "biotoken"; the type,
--- functions and operators in the extension's schema.
+-- The administrative objects live in the schema "biotoken", which the
+-- extension creates and owns.  A schema of that name that already exists
+-- is refused, not adopted (the CVE-2022-2625 class): whoever made it
+-- could have put tables, views or functions in it that a superuser or the
+-- access-log writer would then use.  Every reference below is
+-- schema-qualified, operators included, because this runs as the
+-- superuser with the extension's schema on the search_path.
 DO $$
 BEGIN
-	IF pg_catalog.current_schema() IS DISTINCT FROM 'biotoken'
-	   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace
-					   WHERE nspname = 'biotoken') THEN
-		CREATE SCHEMA biotoken;
+	IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace
+			   WHERE nspname OPERATOR(pg_catalog.=) 'biotoken') THEN
+		RAISE EXCEPTION 'schema "biotoken" already exists'
+			USING ERRCODE = '42P06',
+				  DETAIL = 'The extension biotoken creates the schema "biotoken" itself and does not adopt an existing one, whose owner could have placed objects in it.',
+				  HINT = 'Drop or rename the existing schema "biotoken" (after checking what it holds), then run CREATE EXTENSION again.';
 	END IF;
 END
 $$;
+CREATE SCHEMA biotoken;
 
 CREATE FUNCTION biotoken.library_version() RETURNS text
 	AS 'MODULE_PATHNAME', 'biotoken_library_version'
@@ -25,14 +33,30 @@ COMMENT ON FUNCTION biotoken.library_version() IS
 -- Fails with SQLSTATE 55000 and a hint if biotoken was not preloaded.
 SELECT biotoken.library_version();
 
+-- The three roles are cluster-wide: an existing one (made by another
+-- database's CREATE EXTENSION, or by a DBA beforehand) is adopted only if
+-- it is a group role: NOLOGIN and without SUPERUSER, CREATEROLE,
+-- REPLICATION or BYPASSRLS.  Anything else is refused: a role that can
+-- log in or holds such an attribute, made by someone else under this
+-- name, would receive the extension's privileges.
 DO $$
 DECLARE
 	r text;
+	rr record;
 BEGIN
 	FOREACH r IN ARRAY ARRAY['biotoken_admin', 'biotoken_auditor', 'biotoken_matcher']
 	LOOP
-		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+		SELECT rolcanlogin, rolsuper, rolcreaterole, rolreplication, rolbypassrls
+		  INTO rr
+		  FROM pg_catalog.pg_roles WHERE rolname OPERATOR(pg_catalog.=) r;
+		IF NOT FOUND THEN
 			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+		ELSIF rr.rolcanlogin OR rr.rolsuper OR rr.rolcreaterole
+			  OR rr.rolreplication OR rr.rolbypassrls THEN
+			RAISE EXCEPTION 'role "%" already exists and is not a group role', r
+				USING ERRCODE = '55000',
+					  DETAIL = pg_catalog.format('The extension biotoken adopts an existing role "%s" only if it has NOLOGIN and none of SUPERUSER, CREATEROLE, REPLICATION and BYPASSRLS.', r),
+					  HINT = pg_catalog.format('Drop the role "%s" or make it a group role (ALTER ROLE %I NOLOGIN NOSUPERUSER NOCREATEROLE NOREPLICATION NOBYPASSRLS), check its members, then run CREATE EXTENSION again.', r, r);
 		END IF;
 	END LOOP;
 END

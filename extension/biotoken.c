@@ -23,10 +23,12 @@
 
 #include "audit.h"
 #include "biotoken.h"
+#include "flat.h"
 #include "guard.h"
 #include "guc.h"
 #include "keys.h"
 #include "labels.h"
+#include "redact.h"
 
 PG_MODULE_MAGIC;
 
@@ -72,6 +74,15 @@ _PG_init(void)
 	 * callbacks; audit grants need no initialisation of their own.
 	 */
 	bt_guard_init();
+
+	/* the identification index: the planner hook that costs parallel scans */
+	bt_flat_init();
+
+	/*
+	 * Error reports: hide the statement of biotoken's errors, redact
+	 * constraint details of classified relations (redact.c).
+	 */
+	bt_redact_init();
 
 	/*
 	 * 5. last: the access log.  Its hooks must be the outermost ones

@@ -62,6 +62,13 @@
 #define BT_HOOK_PERM_INFOS		NIL
 #endif
 
+/* A plan's permission-info list (PlannedStmt.permInfos from 16 on) */
+#if PG_VERSION_NUM >= 160000
+#define BT_PLAN_PERM_INFOS(pstmt)	((pstmt)->permInfos)
+#else
+#define BT_PLAN_PERM_INFOS(pstmt)	NIL
+#endif
+
 /* The column sets of one range-table entry (offset by FirstLowInvalid...) */
 typedef struct BtRtePerms
 {
@@ -228,38 +235,50 @@ bt_extend_relation(Relation rel, ForkNumber fork)
 #endif
 
 /*
- * What kind of token of the core lexer (parser/scanner.h) begins at tok,
- * which the lexer has NUL-terminated after the token.  The token codes
+ * What the core lexer (parser/scanner.h) found at stmt[location], a token
+ * of length bytes, told from the statement's text.  The token codes
  * core_yylex() returns come from the grammar's parser/gram.h, which
- * PostgreSQL 16 and later do not install; the token's first characters
- * say the same for every version, for what the statement normalizer
- * needs: constants (numbers; '...', E'...', B'...', X'...', U&'...'
- * strings; N'...' is the keyword NCHAR followed by a '...' string; $tag$
- * dollar quotes) and parameters ($n).  Identifiers never begin with a
- * digit, a quote or a dollar sign, and "U&" only with a double quote.
+ * PostgreSQL 16 and later do not install; a token's first characters say
+ * the same on every version, for what the statement normalizer needs:
+ * constants (numbers; '...', E'...', B'...', X'...', U&'...' strings;
+ * $tag$ dollar quotes), parameters ($n), the N of N'...' (the lexer
+ * returns it alone, as the keyword NCHAR) and quoted identifiers ("..."
+ * and U&"...").  Unquoted identifiers never begin with a digit, a quote
+ * or a dollar sign.  Pass the statement as given to scanner_init(), not
+ * the lexer's buffer: the lexer puts a NUL after the current token there.
  */
-typedef enum BtTokenKind
+typedef enum BtCoreToken
 {
-	BT_TOKEN_OTHER,
-	BT_TOKEN_LITERAL,
-	BT_TOKEN_PARAM
-} BtTokenKind;
+	BT_CORE_OTHER,
+	BT_CORE_CONST,
+	BT_CORE_PARAM,
+	BT_CORE_NCHAR,
+	BT_CORE_QUOTED_IDENT
+} BtCoreToken;
 
-static inline BtTokenKind
-bt_core_token_kind(const char *tok)
+static inline BtCoreToken
+bt_core_token_class(const char *stmt, int location, int length)
 {
+	const char *tok = stmt + location;
 	char		c = tok[0];
 
 	if (c == '\'' || (c >= '0' && c <= '9') ||
-		(c == '.' && tok[1] >= '0' && tok[1] <= '9'))
-		return BT_TOKEN_LITERAL;
+		(c == '.' && length > 1 && tok[1] >= '0' && tok[1] <= '9'))
+		return BT_CORE_CONST;
 	if (c == '$')
-		return (tok[1] >= '0' && tok[1] <= '9') ? BT_TOKEN_PARAM : BT_TOKEN_LITERAL;
-	if (strchr("eEbBxX", c) != NULL && c != '\0' && tok[1] == '\'')
-		return BT_TOKEN_LITERAL;
-	if ((c == 'u' || c == 'U') && tok[1] == '&' && tok[2] == '\'')
-		return BT_TOKEN_LITERAL;
-	return BT_TOKEN_OTHER;
+		return (length > 1 && tok[1] >= '0' && tok[1] <= '9') ?
+			BT_CORE_PARAM : BT_CORE_CONST;
+	if (c == '"')
+		return BT_CORE_QUOTED_IDENT;
+	if (length == 1 && (c == 'n' || c == 'N') && tok[1] == '\'')
+		return BT_CORE_NCHAR;
+	if ((c == 'e' || c == 'E' || c == 'b' || c == 'B' || c == 'x' || c == 'X') &&
+		length > 1 && tok[1] == '\'')
+		return BT_CORE_CONST;
+	if ((c == 'u' || c == 'U') && length > 2 && tok[1] == '&')
+		return tok[2] == '\'' ? BT_CORE_CONST :
+			tok[2] == '"' ? BT_CORE_QUOTED_IDENT : BT_CORE_OTHER;
+	return BT_CORE_OTHER;
 }
 
 /*
@@ -280,6 +299,39 @@ bt_core_token_kind(const char *tok)
 #define BT_VACUUM_DELAY_POINT()	vacuum_delay_point(false)
 #else
 #define BT_VACUUM_DELAY_POINT()	vacuum_delay_point()
+#endif
+
+/*
+ * Index entries for a tuple just inserted into rel (no ON CONFLICT, no
+ * UPDATE).  PostgreSQL 16 added ExecInsertIndexTuples' onlySummarizing.
+ */
+#if PG_VERSION_NUM >= 160000
+#define BT_EXEC_INSERT_INDEX_TUPLES(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL, false)
+#else
+#define BT_EXEC_INSERT_INDEX_TUPLES(rri, slot, estate) \
+	ExecInsertIndexTuples((rri), (slot), (estate), false, false, NULL, NIL)
+#endif
+
+/*
+ * The index AM's part of a parallel index scan's shared state, and the
+ * signature of amestimateparallelscan.  PostgreSQL 17 passed the numbers of
+ * scan keys and ordering keys to amestimateparallelscan, 18 the index too,
+ * and 18 renamed ps_offset to ps_offset_am.
+ */
+#if PG_VERSION_NUM >= 180000
+#define BT_PARALLEL_SCAN_AM(pscan) \
+	((void *) OffsetToPointer((void *) (pscan), (pscan)->ps_offset_am))
+#define BT_ESTIMATE_PARALLEL_SCAN_ARGS \
+	Relation indexRelation, int nkeys, int norderbys
+#else
+#define BT_PARALLEL_SCAN_AM(pscan) \
+	((void *) OffsetToPointer((void *) (pscan), (pscan)->ps_offset))
+#if PG_VERSION_NUM >= 170000
+#define BT_ESTIMATE_PARALLEL_SCAN_ARGS	int nkeys, int norderbys
+#else
+#define BT_ESTIMATE_PARALLEL_SCAN_ARGS	void
+#endif
 #endif
 
 #endif							/* BIOTOKEN_COMPAT_H */

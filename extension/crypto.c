@@ -27,7 +27,14 @@
  * Memory: cipher contexts are OpenSSL allocations, created on first use and
  * kept for the life of the process (freed at exit), so an error cannot leak
  * them.  Projections are cached in the "biotoken projection cache" context
- * under TopMemoryContext and wiped at exit, since their signs are secret.
+ * under TopMemoryContext, at most BT_PROJECTION_CACHE_SIZE of them, most
+ * recently used first (as sepgsql's uavc.c bounds its cache): the least
+ * recently used one is wiped and freed when a new one is needed, and all
+ * are wiped at exit, since their signs are secret.  A projection has at
+ * most nblocks * n = 32768 outputs (bits <= 32768, a multiple of every
+ * power of two n <= 16384), 3 sign masks of 4 bytes each per output: 384
+ * kB.  So the cache holds at most BT_PROJECTION_CACHE_MAX_BYTES (3 MB) per
+ * backend, whatever dimensions and bit counts its templates and probes use.
  * Nothing here throws except bt_crypto_throw() and the palloc of a new
  * projection; the other functions return a BtCryptoStatus.
  *
@@ -63,6 +70,21 @@
 #include <emmintrin.h>
 #define BT_AESNI_TARGET __attribute__((target("aes,sse2")))
 #define BT_AESNI_POPCNT_TARGET __attribute__((target("aes,sse2,popcnt")))
+
+/*
+ * Where the CPU has VAES and AVX-512 (with VPOPCNTDQ), the matching kernel
+ * runs four AES blocks per instruction in 512-bit registers, and counts bits
+ * 64 at a time.  Chosen at run time, once per key, after the same self-test
+ * as the AES-NI kernel; the AES-NI kernel stays for every other CPU and for
+ * record sizes the wide kernel does not handle.
+ */
+#if defined(__GNUC__) && (__GNUC__ >= 8 || defined(__clang__))
+#define BT_VAES 1
+#include <cpuid.h>
+#include <immintrin.h>
+#define BT_VAES_TARGET \
+	__attribute__((target("aes,popcnt,avx2,vaes,avx512f,avx512bw,avx512vl,avx512vpopcntdq")))
+#endif
 #endif
 
 /* one cached AES-256-CTR context per mask key (BtMaskCipher in crypto.h) */
@@ -72,6 +94,7 @@ struct BtMaskCipher
 	EVP_CIPHER_CTX *ctx;
 	bool		use_aesni;		/* round keys below are valid and verified */
 	bool		use_aesni_diff; /* so is aesni_ctr_diff, and POPCNT exists */
+	bool		use_vaes_diff;	/* so is vaes_ctr_diff, and the CPU has it */
 	uint8		round_keys[15 * 16] pg_attribute_aligned(16);
 };
 
@@ -82,11 +105,19 @@ static BtMaskCipher mask_ciphers[BT_MAX_KEYS];
 static int	n_mask_ciphers = 0;
 
 static MemoryContext projection_cxt = NULL;
-static BtProjection *projections = NULL;
+static BtProjection *projections = NULL;	/* most recently used first */
+static int	n_projections = 0;
 static pid_t cleanup_registered_pid = 0;
 
 /* nonce prefix of the projection sign stream */
 static const uint8 projection_nonce_tag[4] = {'b', 'p', 'r', 'j'};
+
+/* the size of a projection's sign masks */
+static inline size_t
+projection_bytes(const BtProjection *p)
+{
+	return sizeof(uint32) * p->nblocks * BT_PROJECTION_ROUNDS * p->n;
+}
 
 static void
 crypto_cleanup(int code, Datum arg)
@@ -103,9 +134,9 @@ crypto_cleanup(int code, Datum arg)
 	n_mask_ciphers = 0;
 
 	for (p = projections; p != NULL; p = p->next)
-		explicit_bzero(p->flips,
-					   sizeof(uint32) * p->nblocks * BT_PROJECTION_ROUNDS * p->n);
+		explicit_bzero(p->flips, projection_bytes(p));
 	projections = NULL;
+	n_projections = 0;
 }
 
 static void
@@ -116,6 +147,7 @@ ensure_cleanup_registered(void)
 		/* state inherited from the postmaster is not ours to free */
 		n_mask_ciphers = 0;
 		projections = NULL;
+		n_projections = 0;
 		projection_cxt = NULL;
 		on_proc_exit(crypto_cleanup, (Datum) 0);
 		cleanup_registered_pid = MyProcPid;
@@ -457,6 +489,176 @@ aesni_ctr_diff(const uint8 *round_keys, int n, const uint8 *const *recs,
 #undef BT_LANE_FINISH
 	}
 }
+
+#ifdef BT_VAES
+/*
+ * The counter blocks of four consecutive AES blocks of one record: the salt
+ * (from a 16-byte load at the salt) in each 128-bit lane, the block numbers
+ * first, first + 1, ... big-endian in the last four bytes, then XORed with
+ * the first round key.
+ */
+static inline BT_VAES_TARGET __m512i
+vaes_counters(const uint8 *salt, const __m512i ctr, const __m512i rk0)
+{
+	const __m512i salt_lanes = _mm512_set_epi32(0, -1, -1, -1, 0, -1, -1, -1,
+												0, -1, -1, -1, 0, -1, -1, -1);
+	__m512i		x = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *) salt));
+
+	return _mm512_xor_si512(_mm512_or_si512(_mm512_and_si512(x, salt_lanes), ctr), rk0);
+}
+
+/* the 14 AES-256 rounds after the first XOR, on four registers at once */
+#define BT_VAES_ROUNDS(rkz, x0, x1, x2, x3) \
+	do { \
+		int			round_; \
+		for (round_ = 1; round_ < 14; round_++) \
+		{ \
+			x0 = _mm512_aesenc_epi128(x0, rkz[round_]); \
+			x1 = _mm512_aesenc_epi128(x1, rkz[round_]); \
+			x2 = _mm512_aesenc_epi128(x2, rkz[round_]); \
+			x3 = _mm512_aesenc_epi128(x3, rkz[round_]); \
+		} \
+		x0 = _mm512_aesenclast_epi128(x0, rkz[14]); \
+		x1 = _mm512_aesenclast_epi128(x1, rkz[14]); \
+		x2 = _mm512_aesenclast_epi128(x2, rkz[14]); \
+		x3 = _mm512_aesenclast_epi128(x3, rkz[14]); \
+	} while (0)
+
+/* sum of the four 64-bit counts of a 256-bit half */
+static inline BT_VAES_TARGET int
+vaes_sum256(__m256i c)
+{
+	__m128i		h = _mm_add_epi64(_mm256_castsi256_si128(c),
+								  _mm256_extracti128_si256(c, 1));
+
+	return (int) (_mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1));
+}
+
+/*
+ * aesni_ctr_diff with VAES and AVX-512, for the record sizes most templates
+ * have: 32 bytes (256 bits: two records of two blocks per register, eight
+ * records a round) and multiples of 64 bytes (a register of four blocks per
+ * 64 bytes, four registers a round).  Returns the number of records done
+ * (a multiple of eight for 32 bytes, all of them otherwise); the caller does
+ * the rest with aesni_ctr_diff.  Writes nothing but diffs.
+ */
+static BT_VAES_TARGET int
+vaes_ctr_diff(const uint8 *round_keys, int n, const uint8 *const *recs,
+			  size_t salt_offset, const uint64 *probe, size_t len, int *diffs)
+{
+	const __m128i *rk = (const __m128i *) round_keys;
+	__m512i		rkz[15];
+	int			i;
+
+	for (i = 0; i < 15; i++)
+		rkz[i] = _mm512_broadcast_i32x4(_mm_load_si128(rk + i));
+
+	if (len == 32)
+	{
+		/* lanes: record a block 0, block 1, record b block 0, block 1 */
+		const __m512i ctr = _mm512_set_epi32((int) pg_bswap32(1), 0, 0, 0, 0, 0, 0, 0,
+											 (int) pg_bswap32(1), 0, 0, 0, 0, 0, 0, 0);
+		const __m512i pz = _mm512_broadcast_i64x4(_mm256_loadu_si256((const __m256i *) probe));
+		const size_t bits_offset = salt_offset + BT_SALT_BYTES;
+		int			done = n - n % 8;
+
+		for (i = 0; i < done; i += 8)
+		{
+			__m512i		x0,
+						x1,
+						x2,
+						x3;
+
+			/* two salts per register: the upper 256 bits take the second */
+#define BT_VAES_PAIR(j) \
+			x##j = _mm512_mask_blend_epi64(0xF0, \
+										   vaes_counters(recs[i + 2 * (j)] + salt_offset, ctr, rkz[0]), \
+										   vaes_counters(recs[i + 2 * (j) + 1] + salt_offset, ctr, rkz[0]));
+			BT_VAES_PAIR(0) BT_VAES_PAIR(1) BT_VAES_PAIR(2) BT_VAES_PAIR(3)
+#undef BT_VAES_PAIR
+
+			BT_VAES_ROUNDS(rkz, x0, x1, x2, x3);
+
+			/* key stream XOR masked bits XOR probe, then count */
+#define BT_VAES_PAIR_COUNT(j) \
+			{ \
+				__m512i		d = _mm512_inserti64x4(_mm512_castsi256_si512( \
+							_mm256_loadu_si256((const __m256i *) (recs[i + 2 * (j)] + bits_offset))), \
+							_mm256_loadu_si256((const __m256i *) (recs[i + 2 * (j) + 1] + bits_offset)), 1); \
+				__m512i		c = _mm512_popcnt_epi64(_mm512_ternarylogic_epi64(x##j, d, pz, 0x96)); \
+				\
+				diffs[i + 2 * (j)] = vaes_sum256(_mm512_castsi512_si256(c)); \
+				diffs[i + 2 * (j) + 1] = vaes_sum256(_mm512_extracti64x4_epi64(c, 1)); \
+			}
+			BT_VAES_PAIR_COUNT(0) BT_VAES_PAIR_COUNT(1) BT_VAES_PAIR_COUNT(2) BT_VAES_PAIR_COUNT(3)
+#undef BT_VAES_PAIR_COUNT
+		}
+		return done;
+	}
+	else
+	{
+		/* units of 64 bytes, (record, unit) pairs walked in order, four a round */
+		int			per_rec = (int) (len / 64);
+		int			total = n * per_rec;
+		int			r = 0;
+		int			u = 0;
+		int			start;
+
+		Assert(len % 64 == 0 && len > 0);
+		for (i = 0; i < n; i++)
+			diffs[i] = 0;
+
+		for (start = 0; start < total; start += 4)
+		{
+			int			lanes = Min(4, total - start);
+			int			fr = r;
+			int			fu = u;
+			__m512i		x0 = rkz[0],
+						x1 = rkz[0],
+						x2 = rkz[0],
+						x3 = rkz[0];
+
+#define BT_VAES_UNIT_START(j) \
+			if ((j) < lanes) \
+			{ \
+				const __m512i ctr = _mm512_set_epi32((int) pg_bswap32((uint32) (4 * u + 3)), 0, 0, 0, \
+													 (int) pg_bswap32((uint32) (4 * u + 2)), 0, 0, 0, \
+													 (int) pg_bswap32((uint32) (4 * u + 1)), 0, 0, 0, \
+													 (int) pg_bswap32((uint32) (4 * u)), 0, 0, 0); \
+				\
+				x##j = vaes_counters(recs[r] + salt_offset, ctr, rkz[0]); \
+				if (++u == per_rec) \
+				{ \
+					u = 0; \
+					r++; \
+				} \
+			}
+			BT_VAES_UNIT_START(0) BT_VAES_UNIT_START(1) BT_VAES_UNIT_START(2) BT_VAES_UNIT_START(3)
+#undef BT_VAES_UNIT_START
+
+			BT_VAES_ROUNDS(rkz, x0, x1, x2, x3);
+
+#define BT_VAES_UNIT_COUNT(j) \
+			if ((j) < lanes) \
+			{ \
+				__m512i		d = _mm512_loadu_si512(recs[fr] + salt_offset + BT_SALT_BYTES + 64 * fu); \
+				__m512i		p = _mm512_loadu_si512((const uint8 *) probe + 64 * fu); \
+				\
+				diffs[fr] += (int) _mm512_reduce_add_epi64( \
+					_mm512_popcnt_epi64(_mm512_ternarylogic_epi64(x##j, d, p, 0x96))); \
+				if (++fu == per_rec) \
+				{ \
+					fu = 0; \
+					fr++; \
+				} \
+			}
+			BT_VAES_UNIT_COUNT(0) BT_VAES_UNIT_COUNT(1) BT_VAES_UNIT_COUNT(2) BT_VAES_UNIT_COUNT(3)
+#undef BT_VAES_UNIT_COUNT
+		}
+		return n;
+	}
+}
+#endif							/* BT_VAES */
 #endif							/* BT_AESNI */
 
 /* mask with OpenSSL's EVP interface */
@@ -525,6 +727,85 @@ evp_diff(EVP_CIPHER_CTX *ctx, int n, const uint8 *const *recs,
 	return st;
 }
 
+#ifdef BT_VAES
+/*
+ * Whether the CPU has VAES, AVX512F/BW/VL and AVX512_VPOPCNTDQ (CPUID leaf
+ * 7) and the OS saves the AVX-512 registers (XCR0: SSE, AVX, opmask and
+ * both halves of the ZMM state), so that vaes_ctr_diff can run.  CPUID
+ * directly: not every compiler's __builtin_cpu_supports knows "vaes".
+ */
+static bool
+vaes_supported(void)
+{
+	unsigned int eax,
+				ebx,
+				ecx,
+				edx;
+	uint32		xcr0_lo,
+				xcr0_hi;
+
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx) || !(ecx & (1U << 27)))
+		return false;			/* no OSXSAVE: XGETBV is not available */
+	if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx))
+		return false;
+	if (!(ecx & (1U << 9)) ||	/* VAES */
+		!(ecx & (1U << 14)) ||	/* AVX512_VPOPCNTDQ */
+		!(ebx & (1U << 16)) ||	/* AVX512F */
+		!(ebx & (1U << 30)) ||	/* AVX512BW */
+		!(ebx & (1U << 31)))	/* AVX512VL */
+		return false;
+	__asm__ __volatile__("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+	return (xcr0_lo & 0xE6) == 0xE6;
+}
+
+/*
+ * Whether vaes_ctr_diff agrees with aesni_ctr_diff (itself checked against
+ * OpenSSL) under round_keys: eleven records of 32 bytes (eight in the wide
+ * kernel, three left over) and three each of 64 and 192 bytes, with
+ * different salts and contents.
+ */
+static bool
+vaes_self_test(const uint8 *round_keys)
+{
+	uint8		buf[11][BT_SALT_BYTES + 192];
+	const uint8 *recs[11];
+	uint64		probe[24];
+	static const size_t lens[3] = {32, 64, 192};
+	bool		ok = true;
+	int			l;
+	int			i;
+	int			k;
+
+	for (i = 0; i < 11; i++)
+	{
+		for (k = 0; k < (int) sizeof(buf[i]); k++)
+			buf[i][k] = (uint8) (k * 29 + i * 101 + 7);
+		recs[i] = buf[i];
+	}
+	for (k = 0; k < 24; k++)
+		probe[k] = UINT64CONST(0x9e3779b97f4a7c15) * (uint64) (k + 3);
+
+	for (l = 0; l < 3 && ok; l++)
+	{
+		int			n = lens[l] == 32 ? 11 : 3;
+		int			want[11];
+		int			got[11];
+		int			done;
+
+		aesni_ctr_diff(round_keys, n, recs, 0, probe, lens[l], want);
+		done = vaes_ctr_diff(round_keys, n, recs, 0, probe, lens[l], got);
+		if (done < n)
+			aesni_ctr_diff(round_keys, n - done, recs + done, 0, probe, lens[l],
+						   got + done);
+		ok = memcmp(want, got, sizeof(int) * n) == 0;
+	}
+	if (!ok)
+		ereport(WARNING,
+				(errmsg("biotoken VAES matching self-test failed; using AES-NI for matching")));
+	return ok;
+}
+#endif
+
 /* the cached cipher of a mask key, created on first use; NULL on failure */
 static BtMaskCipher *
 mask_cipher(const BtKey *key)
@@ -553,6 +834,7 @@ mask_cipher(const BtKey *key)
 	mc->ctx = ctx;
 	mc->use_aesni = false;
 	mc->use_aesni_diff = false;
+	mc->use_vaes_diff = false;
 
 #ifdef BT_AESNI
 	if (__builtin_cpu_supports("aes"))
@@ -616,6 +898,10 @@ mask_cipher(const BtKey *key)
 				ereport(WARNING,
 						(errmsg("biotoken AES-NI matching self-test failed; using OpenSSL for matching")));
 		}
+#ifdef BT_VAES
+		if (mc->use_aesni_diff && vaes_supported())
+			mc->use_vaes_diff = vaes_self_test(mc->round_keys);
+#endif
 		explicit_bzero(a, sizeof(a));
 		explicit_bzero(b, sizeof(b));
 	}
@@ -674,6 +960,18 @@ bt_crypto_mask_diff(const BtMaskCipher *mc, int n, const uint8 *const *recs,
 					size_t salt_offset, const uint64 *probe, size_t len,
 					int *diffs)
 {
+#ifdef BT_VAES
+	if (likely(mc->use_vaes_diff) && (len == 32 || len % 64 == 0))
+	{
+		int			done = vaes_ctr_diff(mc->round_keys, n, recs, salt_offset,
+										 probe, len, diffs);
+
+		if (done < n)
+			aesni_ctr_diff(mc->round_keys, n - done, recs + done, salt_offset,
+						   probe, len, diffs + done);
+		return BT_CRYPTO_OK;
+	}
+#endif
 #ifdef BT_AESNI
 	if (likely(mc->use_aesni_diff))
 	{
@@ -705,14 +1003,37 @@ fwht(float *x, int n)
 }
 
 /*
+ * Wipe and free the least recently used projection (the last of the list).
+ */
+static void
+evict_projection(void)
+{
+	BtProjection **link = &projections;
+	BtProjection *p;
+
+	if (projections == NULL)
+		return;
+	while ((*link)->next != NULL)
+		link = &(*link)->next;
+	p = *link;
+	*link = NULL;
+	explicit_bzero(p->flips, projection_bytes(p));
+	pfree(p->flips);
+	pfree(p);
+	n_projections--;
+}
+
+/*
  * bt_crypto_projection
- *		The projection of (key, dims, bits), built on first use and cached
- *		for the life of the process.  Throws on OpenSSL failure.
+ *		The projection of (key, dims, bits), built on first use and kept in
+ *		the bounded cache (see the file header).  The result is valid until
+ *		the next call, which may evict it.  Throws on OpenSSL failure.
  */
 const BtProjection *
 bt_crypto_projection(const BtKey *key, int dims, int bits)
 {
 	BtProjection *p;
+	BtProjection **link;
 	EVP_CIPHER_CTX *ctx;
 	uint8		iv[16];
 	uint8	   *stream;
@@ -724,9 +1045,23 @@ bt_crypto_projection(const BtKey *key, int dims, int bits)
 	bool		ok;
 
 	ensure_cleanup_registered();
-	for (p = projections; p != NULL; p = p->next)
+	for (link = &projections; *link != NULL; link = &(*link)->next)
+	{
+		p = *link;
 		if (p->key_id == key->key_id && p->dims == dims && p->bits == bits)
+		{
+			/* move to the front: most recently used */
+			if (p != projections)
+			{
+				*link = p->next;
+				p->next = projections;
+				projections = p;
+			}
 			return p;
+		}
+	}
+	while (n_projections >= BT_PROJECTION_CACHE_SIZE)
+		evict_projection();
 
 	if (projection_cxt == NULL)
 		projection_cxt = AllocSetContextCreate(TopMemoryContext,
@@ -778,6 +1113,7 @@ bt_crypto_projection(const BtKey *key, int dims, int bits)
 
 	p->next = projections;
 	projections = p;
+	n_projections++;
 	return p;
 }
 

@@ -46,6 +46,14 @@ typedef struct BtProjection
 #define BT_PROJECTION_ROUNDS	3
 
 /*
+ * The per-backend projection cache keeps at most this many projections
+ * (each at most 3 * 32768 sign masks of 4 bytes): its worst case.
+ */
+#define BT_PROJECTION_CACHE_SIZE	8
+#define BT_PROJECTION_CACHE_MAX_BYTES \
+	(BT_PROJECTION_CACHE_SIZE * BT_PROJECTION_ROUNDS * 32768 * sizeof(uint32))
+
+/*
  * The salt-mask cipher of one key, for callers that compare many records
  * masked under the same key (bt_crypto_mask_diff): looking it up once per
  * run of records keeps the per-record cost to the AES rounds themselves.
@@ -68,6 +76,7 @@ extern BtCryptoStatus bt_crypto_mask_diff(const BtMaskCipher *mc, int n,
 										  size_t salt_offset,
 										  const uint64 *probe, size_t len,
 										  int *diffs);
+/* valid until the next call: a new projection may evict the oldest */
 extern const BtProjection *bt_crypto_projection(const BtKey *key,
 												int dims, int bits);
 extern void bt_crypto_project(const BtProjection *proj, const float *x,

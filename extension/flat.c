@@ -38,6 +38,18 @@
  * of the next few keys, placed in key order by one counting-sort pass over
  * the array.  Batches start small (a LIMIT k query needs one) and double.
  *
+ * Parallel scans.  Under Gather Merge, the leader and each worker run a
+ * scan of their own: each claims ranges of pages from a counter in shared
+ * memory (BtFlatParallelScanData) until none is left, keeps the distances of
+ * its own rows exactly as a serial scan keeps all of them, and hands its
+ * rows out in distance order; Gather Merge merges the streams, so the rows
+ * and distances come out as from a serial scan (rows of equal distance
+ * possibly in another order).  A participant that must read the index again
+ * (see Memory) reads the ranges it claimed the first time.  The planner
+ * divides a partial path's index startup cost among the participants
+ * through set_rel_pathlist_hook (flat_set_rel_pathlist), which also drops
+ * the parallel paths whose probe a worker could not have.
+ *
  * Memory.  Scan state lives in a context of its own under the executor's.
  * The array is bounded by work_mem: when it fills, the pairs of the farthest
  * keys are dropped (the histogram says where to cut), and only if the
@@ -81,12 +93,15 @@
 #include "commands/vacuum.h"
 #include "miscadmin.h"
 #include "nodes/pathnodes.h"
+#include "optimizer/clauses.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
+#include "optimizer/paths.h"
 #include "pgstat.h"
 #include "port/pg_bitutils.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
+#include "storage/spin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -99,6 +114,7 @@
 
 #include "biotoken.h"
 #include "compat.h"
+#include "flat.h"
 #include "template.h"
 
 PG_FUNCTION_INFO_V1(biotoken_flat_handler);
@@ -232,9 +248,43 @@ typedef struct BtFlatScanOpaqueData
 	/* the key of the current run: diff << shift, or by division if < 0 */
 	int			run_bits;
 	int			run_shift;
+
+	/*
+	 * A parallel scan: the page ranges [ranges[2i], ranges[2i + 1]) this
+	 * participant claimed in its first pass, which later passes read again.
+	 */
+	BlockNumber *ranges;
+	int			nranges;
+	int			rangecap;
 } BtFlatScanOpaqueData;
 
 typedef BtFlatScanOpaqueData *BtFlatScanOpaque;
+
+/*
+ * The shared state of a parallel scan, in dynamic shared memory.  The
+ * participants (the leader and its workers) claim ranges of pages under the
+ * spinlock, each computes the distances of its own pages and hands its rows
+ * out in distance order, and Gather Merge merges the participants' streams.
+ * nblocks is fixed by the first participant to start, so that all read the
+ * same pages however the index grows meanwhile.
+ */
+typedef struct BtFlatParallelScanData
+{
+	slock_t		mutex;
+	BlockNumber nblocks;		/* InvalidBlockNumber until the first claim */
+	BlockNumber next;			/* the first page not yet claimed */
+} BtFlatParallelScanData;
+
+typedef BtFlatParallelScanData *BtFlatParallelScan;
+
+/*
+ * Pages claimed at once: a few, so that each participant reads runs of
+ * consecutive pages (and prefetches within them), but at most 1/64 of the
+ * index, so that the pages of a small index are shared out too.
+ */
+#define BT_FLAT_PARALLEL_CHUNK	32
+
+static set_rel_pathlist_hook_type prev_set_rel_pathlist_hook = NULL;
 
 /* ----------------------------------------------------------------
  * Pages
@@ -841,6 +891,7 @@ flat_rescan(IndexScanDesc scan, ScanKey keys, int nkeys,
 		bt_template_set_probe(so->probe, scan->orderByData[0].sk_argument);
 
 	so->started = false;
+	so->nranges = 0;
 	so->nitems = 0;
 	so->nbatch = 0;
 	so->batchpos = 0;
@@ -1052,8 +1103,102 @@ flat_scan_page(BtFlatScanOpaque so, Page page, const char *prefetch)
 }
 
 /*
- * One pass over the whole index, keeping the rows with keys in (lo, cut]
- * (cut lowered as the array fills) and counting those above cut.
+ * Read the pages [start, end) of the index for the current pass, each page
+ * pinned one page ahead so that flat_scan_page can prefetch it, and
+ * share-locked while flat_scan_page computes its distances.
+ */
+static void
+flat_scan_range(IndexScanDesc scan, BlockNumber start, BlockNumber end,
+				BufferAccessStrategy bas)
+{
+	Relation	index = scan->indexRelation;
+	BtFlatScanOpaque so = (BtFlatScanOpaque) scan->opaque;
+	BlockNumber blkno;
+	Buffer		next;
+
+	if (start >= end)
+		return;
+	next = ReadBufferExtended(index, MAIN_FORKNUM, start, RBM_NORMAL, bas);
+	for (blkno = start; blkno < end; blkno++)
+	{
+		Buffer		buf = next;
+		Page		page;
+
+		CHECK_FOR_INTERRUPTS();
+		next = InvalidBuffer;
+		if (blkno + 1 < end)
+			next = ReadBufferExtended(index, MAIN_FORKNUM, blkno + 1,
+									  RBM_NORMAL, bas);
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		BT_TEST_FOR_OLD_SNAPSHOT(scan->xs_snapshot, index, page);
+		if (!PageIsNew(page) && !FlatPageIsDeleted(page))
+			flat_scan_page(so, page,
+						   BufferIsValid(next) ? BufferGetPage(next) : NULL);
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * Claim the next range of pages [*start, *end) of a parallel scan; false
+ * when every page has been claimed.  nblocks is this participant's idea of
+ * the index's size, used only by the first participant to claim.
+ */
+static bool
+flat_parallel_claim(IndexScanDesc scan, BlockNumber nblocks,
+					BlockNumber *start, BlockNumber *end)
+{
+	BtFlatParallelScan ps = (BtFlatParallelScan) BT_PARALLEL_SCAN_AM(scan->parallel_scan);
+	BlockNumber chunk;
+
+	SpinLockAcquire(&ps->mutex);
+	if (ps->nblocks == InvalidBlockNumber)
+	{
+		ps->nblocks = nblocks;
+		ps->next = BT_FLAT_FIRST_BLKNO;
+	}
+	chunk = Max(Min(BT_FLAT_PARALLEL_CHUNK, ps->nblocks / 64), 1);
+	*start = ps->next;
+	*end = ps->next;
+	if (ps->next < ps->nblocks)
+		*end = ps->next + Min(chunk, ps->nblocks - ps->next);
+	ps->next = *end;
+	SpinLockRelease(&ps->mutex);
+
+	return *start < *end;
+}
+
+/* remember a claimed range, for later passes */
+static void
+flat_note_range(BtFlatScanOpaque so, BlockNumber start, BlockNumber end)
+{
+	/* a range that continues the previous one extends it */
+	if (so->nranges > 0 && so->ranges[2 * so->nranges - 1] == start)
+	{
+		so->ranges[2 * so->nranges - 1] = end;
+		return;
+	}
+	if (so->nranges == so->rangecap)
+	{
+		so->rangecap = Max(so->rangecap * 2, 16);
+		if (so->ranges == NULL)
+			so->ranges = MemoryContextAlloc(so->cxt,
+											sizeof(BlockNumber) * 2 * so->rangecap);
+		else
+			so->ranges = repalloc(so->ranges, sizeof(BlockNumber) * 2 * so->rangecap);
+	}
+	so->ranges[2 * so->nranges] = start;
+	so->ranges[2 * so->nranges + 1] = end;
+	so->nranges++;
+}
+
+/*
+ * One pass over the index, keeping the rows with keys in (lo, cut] (cut
+ * lowered as the array fills) and counting those above cut.  A serial scan
+ * reads every page.  A participant of a parallel scan claims ranges of
+ * pages in its first pass and reads the same ranges in later ones, so that
+ * each row belongs to exactly one participant in every pass.
  */
 static void
 flat_pass(IndexScanDesc scan)
@@ -1062,8 +1207,6 @@ flat_pass(IndexScanDesc scan)
 	BtFlatScanOpaque so = (BtFlatScanOpaque) scan->opaque;
 	BufferAccessStrategy bas = NULL;
 	BlockNumber nblocks;
-	BlockNumber blkno;
-	Buffer		next;
 
 	so->nitems = 0;
 	so->nbeyond = 0;
@@ -1087,29 +1230,26 @@ flat_pass(IndexScanDesc scan)
 	if (nblocks > (BlockNumber) (NBuffers / 4))
 		bas = GetAccessStrategy(BAS_BULKREAD);
 
-	/* each page is pinned one page ahead, to prefetch (flat_scan_page) */
-	next = InvalidBuffer;
-	if (BT_FLAT_FIRST_BLKNO < nblocks)
-		next = ReadBufferExtended(index, MAIN_FORKNUM, BT_FLAT_FIRST_BLKNO,
-								  RBM_NORMAL, bas);
-	for (blkno = BT_FLAT_FIRST_BLKNO; blkno < nblocks; blkno++)
+	if (scan->parallel_scan == NULL)
+		flat_scan_range(scan, BT_FLAT_FIRST_BLKNO, nblocks, bas);
+	else if (so->lo < 0)
 	{
-		Buffer		buf = next;
-		Page		page;
+		BlockNumber start;
+		BlockNumber end;
 
-		CHECK_FOR_INTERRUPTS();
-		next = InvalidBuffer;
-		if (blkno + 1 < nblocks)
-			next = ReadBufferExtended(index, MAIN_FORKNUM, blkno + 1,
-									  RBM_NORMAL, bas);
+		so->nranges = 0;
+		while (flat_parallel_claim(scan, nblocks, &start, &end))
+		{
+			flat_note_range(so, start, end);
+			flat_scan_range(scan, start, end, bas);
+		}
+	}
+	else
+	{
+		int			i;
 
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		BT_TEST_FOR_OLD_SNAPSHOT(scan->xs_snapshot, index, page);
-		if (!PageIsNew(page) && !FlatPageIsDeleted(page))
-			flat_scan_page(so, page,
-						   BufferIsValid(next) ? BufferGetPage(next) : NULL);
-		UnlockReleaseBuffer(buf);
+		for (i = 0; i < so->nranges; i++)
+			flat_scan_range(scan, so->ranges[2 * i], so->ranges[2 * i + 1], bas);
 	}
 	if (bas)
 		FreeAccessStrategy(bas);
@@ -1280,6 +1420,47 @@ flat_gettuple(IndexScanDesc scan, ScanDirection dir)
 }
 
 /* ----------------------------------------------------------------
+ * Parallel scans
+ * ----------------------------------------------------------------
+ */
+
+/* amestimateparallelscan: the size of the shared state */
+static Size
+flat_estimateparallelscan(BT_ESTIMATE_PARALLEL_SCAN_ARGS)
+{
+	return sizeof(BtFlatParallelScanData);
+}
+
+/* aminitparallelscan: no page claimed yet */
+static void
+flat_initparallelscan(void *target)
+{
+	BtFlatParallelScan ps = (BtFlatParallelScan) target;
+
+	SpinLockInit(&ps->mutex);
+	ps->nblocks = InvalidBlockNumber;
+	ps->next = BT_FLAT_FIRST_BLKNO;
+}
+
+/*
+ * amparallelrescan: called by the leader before a rescan starts new
+ * workers; every page is to be claimed again (each participant's amrescan
+ * forgets the ranges it claimed before).
+ */
+static void
+flat_parallelrescan(IndexScanDesc scan)
+{
+	BtFlatParallelScan ps;
+
+	Assert(scan->parallel_scan != NULL);
+	ps = (BtFlatParallelScan) BT_PARALLEL_SCAN_AM(scan->parallel_scan);
+	SpinLockAcquire(&ps->mutex);
+	ps->nblocks = InvalidBlockNumber;
+	ps->next = BT_FLAT_FIRST_BLKNO;
+	SpinLockRelease(&ps->mutex);
+}
+
+/* ----------------------------------------------------------------
  * Planner and catalog support
  * ----------------------------------------------------------------
  */
@@ -1323,6 +1504,112 @@ flat_costestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	*indexStartupCost = orderby_cost.startup + pages * spc_seq_page_cost +
 		tuples * (cpu_index_tuple_cost + orderby_cost.per_tuple);
 	*indexTotalCost = *indexStartupCost + tuples * cpu_operator_cost;
+}
+
+/*
+ * The share of a partial path's work each participant does: the number of
+ * workers plus what the leader contributes, as the planner estimates it
+ * (costsize.c's get_parallel_divisor).
+ */
+static double
+flat_parallel_divisor(Path *path)
+{
+	double		divisor = path->parallel_workers;
+
+	if (parallel_leader_participation)
+	{
+		double		leader = 1.0 - (0.3 * path->parallel_workers);
+
+		if (leader > 0)
+			divisor += leader;
+	}
+	return divisor;
+}
+
+static int
+flat_compare_total_cost(const ListCell *a, const ListCell *b)
+{
+	Cost		ca = ((Path *) lfirst(a))->total_cost;
+	Cost		cb = ((Path *) lfirst(b))->total_cost;
+
+	return (ca > cb) - (ca < cb);
+}
+
+/*
+ * set_rel_pathlist_hook: drop the parallel scans of a biotoken_flat index
+ * whose probe workers cannot have, and make the others cost their share of
+ * the work.
+ *
+ * The planner checks the parallel safety of an index path's quals, but not
+ * that of its ORDER BY expressions, which no core access method that can
+ * scan in parallel has.  A probe that comes from an outer query level
+ * (ORDER BY face <~> q.probe in a LATERAL subquery) is a PARAM_EXEC that a
+ * Gather does not pass to its workers: a worker would read it unset.  Such
+ * a path goes; the serial scan remains.
+ *
+ * The index does all its work before the first row (flat_costestimate puts
+ * it in the startup cost), and cost_index divides only the per-row CPU cost
+ * of a partial path among the participants, never an index's startup cost:
+ * left alone, a parallel scan would cost as much as a serial one plus the
+ * Gather Merge, and never be chosen.  amcostestimate cannot do it itself,
+ * since it is called before cost_index knows the path is partial.  So once
+ * the relation's paths are made, this divides the index's startup cost of
+ * each partial biotoken_flat path by its parallel divisor, and restores the
+ * order by total cost that add_partial_path keeps.
+ */
+static void
+flat_set_rel_pathlist(PlannerInfo *root, RelOptInfo *rel, Index rti,
+					  RangeTblEntry *rte)
+{
+	bool		changed = false;
+	ListCell   *lc;
+
+	if (prev_set_rel_pathlist_hook)
+		prev_set_rel_pathlist_hook(root, rel, rti, rte);
+
+	foreach(lc, rel->partial_pathlist)
+	{
+		Path	   *path = (Path *) lfirst(lc);
+		IndexPath  *ipath;
+		Cost		startup;
+		Cost		total;
+		Selectivity selectivity;
+		double		correlation;
+		double		pages;
+		Cost		saved;
+
+		if (!IsA(path, IndexPath) || path->parallel_workers <= 0)
+			continue;
+		ipath = (IndexPath *) path;
+		if ((void *) ipath->indexinfo->amcostestimate != (void *) flat_costestimate)
+			continue;
+
+		if (!is_parallel_safe(root, (Node *) ipath->indexorderbys))
+		{
+			rel->partial_pathlist = foreach_delete_current(rel->partial_pathlist, lc);
+			continue;
+		}
+
+		flat_costestimate(root, ipath, 1.0, &startup, &total, &selectivity,
+						  &correlation, &pages);
+		saved = startup - startup / flat_parallel_divisor(path);
+		path->startup_cost -= saved;
+		path->total_cost -= saved;
+		changed = true;
+	}
+	if (changed)
+		list_sort(rel->partial_pathlist, flat_compare_total_cost);
+}
+
+/*
+ * bt_flat_init
+ *		Install the planner hook of parallel scans.  Called from _PG_init.
+ */
+void
+bt_flat_init(void)
+{
+	prev_set_rel_pathlist_hook = set_rel_pathlist_hook;
+	set_rel_pathlist_hook = flat_set_rel_pathlist;
 }
 
 /*
@@ -1477,7 +1764,7 @@ biotoken_flat_handler(PG_FUNCTION_ARGS)
 	amroutine->amstorage = false;
 	amroutine->amclusterable = false;
 	amroutine->ampredlocks = false;
-	amroutine->amcanparallel = false;
+	amroutine->amcanparallel = true;
 	amroutine->amcaninclude = false;
 	amroutine->amusemaintenanceworkmem = false;
 	amroutine->amparallelvacuumoptions =
@@ -1503,9 +1790,9 @@ biotoken_flat_handler(PG_FUNCTION_ARGS)
 	amroutine->amendscan = flat_endscan;
 	amroutine->ammarkpos = NULL;
 	amroutine->amrestrpos = NULL;
-	amroutine->amestimateparallelscan = NULL;
-	amroutine->aminitparallelscan = NULL;
-	amroutine->amparallelrescan = NULL;
+	amroutine->amestimateparallelscan = flat_estimateparallelscan;
+	amroutine->aminitparallelscan = flat_initparallelscan;
+	amroutine->amparallelrescan = flat_parallelrescan;
 
 	PG_RETURN_POINTER(amroutine);
 }

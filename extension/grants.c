@@ -49,10 +49,12 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #include "audit.h"
 #include "biotoken.h"
+#include "catalog.h"
 #include "grants.h"
 #include "guc.h"
 
@@ -111,15 +113,14 @@ grant_is_void(Oid grantor, Oid grantee)
 	return grantor == grantee || is_member_of_role_nosuper(grantor, grantee);
 }
 
-/* the OID of biotoken.audit_grants, or InvalidOid without the extension */
+/*
+ * the OID of biotoken.audit_grants, or InvalidOid without the extension;
+ * found by extension membership (catalog.c), never by name
+ */
 static Oid
 grants_table_oid(void)
 {
-	Oid			nsp = get_namespace_oid(BT_SCHEMA, true);
-
-	if (!OidIsValid(nsp))
-		return InvalidOid;
-	return get_relname_relid("audit_grants", nsp);
+	return bt_catalog_relid(BT_CATALOG_AUDIT_GRANTS);
 }
 
 /* append s to buf as a JSON string, or null */
@@ -280,6 +281,11 @@ biotoken_grant_audit(PG_FUNCTION_ARGS)
 				 errmsg("valid_for must not be null")));
 
 	grantee = PG_GETARG_OID(0);
+	/* regrole accepts any OID (0::oid::regrole): a grant to nobody */
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(grantee)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("role with OID %u does not exist", grantee)));
 	purpose = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	valid_for = PG_GETARG_INTERVAL_P(2);
 	if (!PG_ARGISNULL(3))

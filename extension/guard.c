@@ -46,6 +46,17 @@
  * closed, so a statement run meanwhile is judged together with it
  * (stricter, never looser).
  *
+ * Portals.  A cursor's query reads its columns whenever it delivers rows,
+ * not only in the statement that declared it.  So a portal starting a
+ * query over classified columns keeps them (BtGuardPortal), and whenever
+ * the portal runs that query in a later statement (FETCH, a DO block
+ * fetching, the COMMIT that materialises a WITH HOLD cursor, a FETCH from
+ * the held rows) they are judged again as read by that statement, before
+ * its first row; functions evaluated during the fetch are judged together
+ * with them.  While a grant covers the statement the portal's columns are
+ * judged at every run, so a revocation stops the cursor and every fetch it
+ * lets through is logged.
+ *
  * With biotoken.scope = transaction a second set accumulates over the
  * transaction in TopTransactionContext; it is dropped at commit and abort
  * (a procedure's COMMIT starts a new one) and not at subtransaction abort,
@@ -90,6 +101,7 @@
 #include "commands/defrem.h"
 #include "commands/prepare.h"
 #include "executor/executor.h"
+#include "lib/ilist.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
@@ -103,6 +115,7 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/portal.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -151,6 +164,26 @@ typedef struct BtGuardSet
 	Oid			inline_rels[BT_INLINE_RELS];
 } BtGuardSet;
 
+/*
+ * The classified columns a portal's query reads (a cursor, a refcursor a
+ * function opened, psql's FETCH_COUNT cursor, a client's portal run in
+ * pieces): judged again whenever the portal delivers rows in a statement
+ * other than the one that counted them last, and at every run while a
+ * grant covers the statement.  One per executor run, in its es_query_cxt;
+ * a WITH HOLD cursor gets a second one in its portal's context, since its
+ * rows outlive the executor.  Each unlinks itself when its context goes.
+ */
+typedef struct BtGuardPortal
+{
+	dlist_node	node;
+	QueryDesc  *queryDesc;		/* the executor run, or NULL when held */
+	Portal		portal;			/* the held portal, or NULL */
+	bool		held_copy;		/* a held copy was made of this one */
+	uint64		generation;		/* statement that counted it last */
+	MemoryContextCallback callback;
+	BtGuardSet	set;
+} BtGuardPortal;
+
 /* Saved hook values */
 static ExecutorCheckPerms_hook_type prev_ExecutorCheckPerms = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
@@ -173,6 +206,12 @@ static int	explain_plan_level = -1;
 /* User code runs at level 0 outside a statement: count to the xact end. */
 static bool orphan_mode = false;
 
+/* Whether the check of the plan starting found classified columns. */
+static bool starting_classified = false;
+
+/* The portals whose columns are judged again when they deliver rows. */
+static dlist_head guard_portals = DLIST_STATIC_INIT(guard_portals);
+
 /* Set while the guard itself calls out (lineage labels); skip the hooks. */
 static bool in_guard = false;
 
@@ -181,6 +220,7 @@ static MemoryContext stmt_cxt = NULL;
 static BtGuardSet stmt_set;
 static bool stmt_dirty = false;
 static int64 stmt_grant_id = 0; /* grant that let it through, logged */
+static uint64 stmt_generation = 1;	/* bumped when a statement's set ends */
 static TimestampTz stmt_grant_checked_at = 0;	/* when it was last read */
 
 /*
@@ -870,6 +910,142 @@ lineage_apply(Oid relid, List *targets)
 
 
 /* ----------------------------------------------------------------
+ *		Portals
+ * ----------------------------------------------------------------
+ */
+
+/* Memory context callback: a portal set's context is going away. */
+static void
+forget_portal(void *arg)
+{
+	BtGuardPortal *gp = (BtGuardPortal *) arg;
+
+	dlist_delete(&gp->node);
+}
+
+/*
+ * A new portal set with a copy of set's columns, allocated in cxt and
+ * unlinked when cxt is reset or deleted.
+ */
+static BtGuardPortal *
+new_portal_set(MemoryContext cxt, QueryDesc *queryDesc, Portal portal)
+{
+	BtGuardPortal *gp = MemoryContextAllocZero(cxt, sizeof(BtGuardPortal));
+
+	gp->queryDesc = queryDesc;
+	gp->portal = portal;
+	gp->generation = stmt_generation;
+	set_init(&gp->set, cxt);
+	gp->callback.func = forget_portal;
+	gp->callback.arg = gp;
+	MemoryContextRegisterResetCallback(cxt, &gp->callback);
+	dlist_push_head(&guard_portals, &gp->node);
+	return gp;
+}
+
+/*
+ * A portal is starting a query that reads classified columns: keep them,
+ * for the statements that fetch its rows later.  The check that just
+ * passed counted them for the statement starting it.
+ */
+static void
+remember_portal(QueryDesc *queryDesc)
+{
+	BtGuardPortal *gp;
+
+	gp = new_portal_set(queryDesc->estate->es_query_cxt, queryDesc, NULL);
+	collect_rtable(&gp->set, queryDesc->plannedstmt->rtable,
+				   BT_PLAN_PERM_INFOS(queryDesc->plannedstmt));
+}
+
+/*
+ * Judge a portal's columns as read by the current statement (the FETCH,
+ * the DO block fetching, the COMMIT materialising a held cursor): throws
+ * the refusal, or adds them to the statement set.  Functions that run
+ * while the rows are produced are then judged together with them.
+ */
+static void
+judge_portal_set(BtGuardPortal *gp)
+{
+	BtGuardSet	new_set;
+
+	if (in_guard || bt_audit_is_writer() || IsParallelWorker())
+		return;
+	if (!bt_guard && !bt_log_reads)
+		return;
+	if (gp->generation == stmt_generation && stmt_grant_id == 0)
+		return;				/* counted by this statement, and no grant to recheck */
+
+	if (stmt_cxt == NULL)
+		stmt_cxt = AllocSetContextCreate(TopMemoryContext,
+										 "biotoken guard statement",
+										 ALLOCSET_SMALL_SIZES);
+	set_init(&new_set, CurrentMemoryContext);
+	set_merge(&new_set, &gp->set);
+	(void) guard_decide(&new_set, true, bt_guard, true);
+	gp->generation = stmt_generation;
+}
+
+/*
+ * A portal runs queryDesc, its own query.  A WITH HOLD cursor's rows will
+ * outlive the executor (they are materialised at COMMIT): copy its set
+ * into the portal's own context first, for the FETCHes from the store.
+ */
+static pg_noinline void
+judge_portal_run(QueryDesc *queryDesc)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &guard_portals)
+	{
+		BtGuardPortal *gp = dlist_container(BtGuardPortal, node, iter.cur);
+
+		if (gp->queryDesc != queryDesc)
+			continue;
+		if ((ActivePortal->cursorOptions & CURSOR_OPT_HOLD) && !gp->held_copy)
+		{
+			BtGuardPortal *held;
+
+			held = new_portal_set(ActivePortal->portalContext, NULL,
+								  ActivePortal);
+			set_merge(&held->set, &gp->set);
+			gp->held_copy = true;
+		}
+		judge_portal_set(gp);
+		return;
+	}
+}
+
+/*
+ * FETCH from a held cursor reads its rows from the store the COMMIT made,
+ * without the executor: judge the cursor's columns here.
+ */
+static void
+judge_held_fetch(FetchStmt *stmt)
+{
+	Portal		portal;
+	dlist_iter	iter;
+
+	if (stmt->ismove || stmt->portalname == NULL)
+		return;
+	portal = GetPortalByName(stmt->portalname);
+	if (!PortalIsValid(portal) || portal->holdStore == NULL ||
+		portal->queryDesc != NULL)
+		return;
+	dlist_foreach(iter, &guard_portals)
+	{
+		BtGuardPortal *gp = dlist_container(BtGuardPortal, node, iter.cur);
+
+		if (gp->portal == portal && gp->queryDesc == NULL)
+		{
+			judge_portal_set(gp);
+			return;
+		}
+	}
+}
+
+
+/* ----------------------------------------------------------------
  *		Hooks
  * ----------------------------------------------------------------
  */
@@ -924,23 +1100,30 @@ bt_ExecutorCheckPerms(BT_EXECUTOR_CHECK_PERMS_PARAMS)
 		return guard_check(rangeTable, BT_HOOK_PERM_INFOS,
 						   ereport_on_violation, false, false);
 
-	return guard_check(rangeTable, BT_HOOK_PERM_INFOS, ereport_on_violation,
-					   bt_guard, true);
+	if (!guard_check(rangeTable, BT_HOOK_PERM_INFOS, ereport_on_violation,
+					 bt_guard, true))
+		return false;
+	if (starting_pstmt != NULL && starting_pstmt->rtable == rangeTable)
+		starting_classified = true;
+	return true;
 }
 
 /*
  * ExecutorStart hook: remember whether the plan starting is only to be
  * explained, and count the nesting, since functions can run inside
- * ExecutorStart (initial partition pruning).
+ * ExecutorStart (initial partition pruning).  A portal's own query that
+ * reads classified columns gets a portal set (see BtGuardPortal).
  */
 static void
 bt_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
 	PlannedStmt *save_pstmt = starting_pstmt;
 	bool		save_explain_only = starting_explain_only;
+	bool		save_classified = starting_classified;
 
 	starting_pstmt = queryDesc->plannedstmt;
 	starting_explain_only = (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0;
+	starting_classified = false;
 	if (nesting_level == 0 && ActivePortal == NULL)
 		orphan_mode = true;
 	nesting_level++;
@@ -950,20 +1133,38 @@ bt_ExecutorStart(QueryDesc *queryDesc, int eflags)
 			prev_ExecutorStart(queryDesc, eflags);
 		else
 			standard_ExecutorStart(queryDesc, eflags);
+
+		/*
+		 * PortalStart sets the portal's queryDesc only after this returns:
+		 * a portal without one is starting this very query.
+		 */
+		if (starting_classified && !starting_explain_only &&
+			ActivePortal != NULL && ActivePortal->queryDesc == NULL &&
+			queryDesc->estate != NULL)
+			remember_portal(queryDesc);
 	}
 	PG_FINALLY();
 	{
 		nesting_level--;
 		starting_pstmt = save_pstmt;
 		starting_explain_only = save_explain_only;
+		starting_classified = save_classified;
 	}
 	PG_END_TRY();
 }
 
-/* ExecutorRun hook: count the nesting */
+/*
+ * ExecutorRun hook: count the nesting; when a portal runs its own query
+ * (a FETCH, a piece of a portal's rows, a held cursor materialised at
+ * COMMIT), judge the portal's columns with the statement doing that.
+ */
 static void
 bt_ExecutorRun(BT_EXECUTOR_RUN_PARAMS)
 {
+	if (!dlist_is_empty(&guard_portals) && ActivePortal != NULL &&
+		ActivePortal->queryDesc == queryDesc)
+		judge_portal_run(queryDesc);
+
 	nesting_level++;
 	PG_TRY();
 	{
@@ -1061,6 +1262,9 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	if (nesting_level == 0 && ActivePortal == NULL)
 		orphan_mode = true;
+
+	if (IsA(parsetree, FetchStmt) && !dlist_is_empty(&guard_portals))
+		judge_held_fetch((FetchStmt *) parsetree);
 
 	if (ctas != NULL && !in_guard)
 	{
@@ -1172,6 +1376,7 @@ bt_guard_reset_statement(void)
 	stmt_grant_id = 0;
 	stmt_grant_checked_at = 0;
 	stmt_dirty = false;
+	stmt_generation++;
 }
 
 /*

@@ -238,9 +238,17 @@ read_key_file(const char *path, size_t *len)
 
 	fd = open(path, O_RDONLY | PG_BINARY, 0);
 	if (fd < 0)
+	{
+		int			save_errno = errno;
+
+		errno = save_errno;
 		ereport(FATAL,
 				(errcode_for_file_access(),
-				 errmsg("could not open biotoken key file \"%s\": %m", path)));
+				 errmsg("could not open biotoken key file \"%s\": %m", path),
+				 save_errno == EACCES ?
+				 errhint("The key file must belong to the operating-system user the server runs as (for example: chown postgres: \"%s\"; chmod 600 \"%s\"), and every directory above it must let that user in.",
+						 path, path) : 0));
+	}
 	if (fstat(fd, &st) != 0)
 		ereport(FATAL,
 				(errcode_for_file_access(),

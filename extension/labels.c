@@ -36,6 +36,7 @@
 #include "catalog/objectaddress.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "commands/seclabel.h"
 #include "fmgr.h"
@@ -322,8 +323,6 @@ bt_labels_object_relabel(const ObjectAddress *object, const char *seclabel)
 	if (IsBinaryUpgrade)
 		return;
 
-	bt_labels_require_extension();
-
 	atp = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid),
 						  Int16GetDatum(attnum));
 	if (!HeapTupleIsValid(atp))
@@ -347,6 +346,29 @@ bt_labels_object_relabel(const ObjectAddress *object, const char *seclabel)
 		return;
 	if (oldlabel != NULL && seclabel != NULL && strcmp(oldlabel, seclabel) == 0)
 		return;
+
+	/*
+	 * After DROP EXTENSION the labels stay in pg_seclabel and the preloaded
+	 * library still enforces them.  Removing one must stay possible, for the
+	 * same people as before, so that a database can be cleaned up; with no
+	 * access log left in this database the removal goes to the server log.
+	 * Adding or changing a label needs the extension.
+	 */
+	if (!OidIsValid(get_extension_oid(BT_EXTENSION_NAME, true)))
+	{
+		if (seclabel != NULL)
+			bt_labels_require_extension();
+		require_label_admin(relid, attname, true);
+		ereport(LOG,
+				(errmsg("biotoken: label \"%s\" removed from column %s while the extension is not installed",
+						oldlabel, qualified_column_name(relid, attname)),
+				 errdetail("Session user \"%s\"; there is no access log in database \"%s\".",
+						   GetUserNameFromId(GetSessionUserId(), false),
+						   get_database_name(MyDatabaseId)),
+				 errhidestmt(true)));
+		bt_labels_invalidate_tree(relid);
+		return;
+	}
 	if (oldlabel != NULL)
 		require_label_admin(relid, attname, seclabel == NULL);
 

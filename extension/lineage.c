@@ -59,6 +59,7 @@
 
 #include "audit.h"
 #include "biotoken.h"
+#include "catalog.h"
 #include "compat.h"
 #include "labels.h"
 #include "lineage.h"
@@ -103,14 +104,8 @@ typedef struct BtLineageWalk
 Oid
 bt_lineage_table_oid(void)
 {
-	Oid			nspid;
-
-	if (!OidIsValid(get_extension_oid(BT_EXTENSION_NAME, true)))
-		return InvalidOid;
-	nspid = get_namespace_oid(BT_SCHEMA, true);
-	if (!OidIsValid(nspid))
-		return InvalidOid;
-	return get_relname_relid(BT_LINEAGE_TABLE, nspid);
+	/* by extension membership, never by name (catalog.c) */
+	return bt_catalog_relid(BT_CATALOG_LABEL_LINEAGE);
 }
 
 /* Refuse to touch a lineage table whose layout this library does not know. */

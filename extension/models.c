@@ -191,7 +191,8 @@ biotoken_register_model(PG_FUNCTION_ARGS)
 						NAMEDATALEN - 1)));
 	if (dims < 1 || dims > BT_MAX_DIMS)
 		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				(errcode(dims > BT_MAX_DIMS ? ERRCODE_PROGRAM_LIMIT_EXCEEDED :
+						 ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("model profile dimensions must be between 1 and %d",
 						BT_MAX_DIMS)));
 	if (ARR_NDIM(mean) != 1 || ARR_HASNULL(mean))

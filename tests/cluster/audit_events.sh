@@ -166,10 +166,10 @@ elapsed=$(($(date +%s%3N) - start_ms))
 kill -CONT "$wpid"
 tap_ok "a read is queued without waiting for the stopped writer" grep -q 'first read returned' <<<"$out2"
 tap_ok "once the writer is behind by audit_timeout, reads are refused" \
-    grep -q 'ERROR: *42501: statement refused: the access log could not be written' <<<"$out2"
+    grep -q 'ERROR: *58000: statement refused: the access log could not be written' <<<"$out2"
 tap_not "with the writer stopped the statement is refused" test "$rc" -eq 0
-tap_ok "with SQLSTATE 42501, saying the access log could not be written" \
-    grep -q 'ERROR: *42501: statement refused: the access log could not be written' <<<"$out"
+tap_ok "with SQLSTATE 58000, saying the access log could not be written" \
+    grep -q 'ERROR: *58000: statement refused: the access log could not be written' <<<"$out"
 tap_ok "after biotoken.audit_timeout" grep -q 'not committed within biotoken.audit_timeout (300 ms)' <<<"$out"
 tap_ok "and no sooner ($elapsed ms)" test "$elapsed" -ge 300
 tap_ok "the server log says it was not committed" \
