@@ -85,6 +85,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "pgstat.h"
 #include "port/pg_bswap.h"
 #include "postmaster/bgworker.h"
@@ -542,6 +543,32 @@ bt_audit_log_find(Oid *owner)
 	return relid;
 }
 
+static bool calls_user_code_walker(Node *node, void *context);
+
+/* check_functions_in_node callback: a function not built into PostgreSQL */
+static bool
+is_user_function(Oid func_id, void *context)
+{
+	return func_id >= FirstNormalObjectId;
+}
+
+/* whether an expression tree calls any function that is not built in */
+static bool
+calls_user_code(Node *node)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, is_user_function, NULL))
+		return true;
+	return expression_tree_walker(node, calls_user_code_walker, NULL);
+}
+
+static bool
+calls_user_code_walker(Node *node, void *context)
+{
+	return calls_user_code(node);
+}
+
 /*
  * Refuse a log table that is not as the extension made it: other columns
  * or types (the rows would be written wrongly), or an index that would
@@ -577,8 +604,11 @@ check_log_relation(Relation rel)
 		int			k;
 
 		if (!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL) ||
-			!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) ||
 			idx->rd_rel->relam >= FirstNormalObjectId)
+			ok = false;
+		/* a partial index's predicate may call built-in functions only */
+		if (ok && !heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) &&
+			calls_user_code((Node *) RelationGetIndexPredicate(idx)))
 			ok = false;
 		for (k = 0; ok && k < IndexRelationGetNumberOfKeyAttributes(idx); k++)
 			if (idx->rd_opfamily[k] >= FirstNormalObjectId)

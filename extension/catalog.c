@@ -177,13 +177,18 @@ lookup_members(Oid extoid, Oid extowner)
 				continue;
 			if (cls->relkind != RELKIND_RELATION || cls->relowner != extowner)
 			{
+				bool		wrong_kind = cls->relkind != RELKIND_RELATION;
+				Oid			nspid = cls->relnamespace;
+
 				ReleaseSysCache(ctup);
 				ereport(ERROR,
 						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 						 errmsg("relation \"%s.%s\" of extension \"%s\" is not in the state the extension created",
-								get_namespace_name(cls->relnamespace),
+								get_namespace_name(nspid),
 								rel_names[i], BT_CATALOG_EXTNAME),
-						 errdetail("It must be an ordinary table owned by the extension's owner."),
+						 wrong_kind ?
+						 errdetail("It is not an ordinary table.") :
+						 errdetail("It is not owned by the extension's owner."),
 						 errhint("Reinstall the extension.")));
 			}
 			cache_relids[i] = dep->objid;
