@@ -15,7 +15,7 @@ DATA = extension/$(EXTENSION)--1.0.sql $(EXT_UPDATES)
 PGFILEDESC = "biotoken - field-level biometric tokenization"
 
 PG_CPPFLAGS = -I$(srcdir)/extension
-PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith -Wendif-labels -Wformat-security
+PG_CFLAGS = -Wall -Wmissing-prototypes -Wpointer-arith -Wendif-labels -Wformat-security -Wclobbered
 SHLIB_LINK = -lcrypto
 
 # pg_regress tests, in order (sql/NAME.sql, expected/NAME.out)
@@ -31,13 +31,13 @@ REGRESS += template_index
 # One line per concern, each between comments, so that parallel work
 # merges without conflicts: add your tests to your own line.
 # guard (issue 9): one boundary per file
-REGRESS_GUARD = guard_cursors
+REGRESS_GUARD = guard_cursors guard_executor_reads guard_lineage guard_policy
 #
 # secrets (issue 16): bounded per-backend memory, no secret in logs or plans
 REGRESS_SECRETS = projection_cache secrets_checks
 #
 # hardening (issue 10): what each role can and cannot do, as non-superusers
-REGRESS_HARDEN = roles_owner
+REGRESS_HARDEN = roles_owner roles_app roles_matcher roles_auditor roles_nobody
 #
 # access log (issue 11)
 REGRESS_AUDITLOG =

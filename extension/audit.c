@@ -26,8 +26,9 @@
  *
  * Settings: guc.c's assign hooks only raise bt_guc_setting_changed.  At the
  * start of every statement (executor start and utility, at any depth) and
- * after every utility statement, a change of biotoken.guard or
- * biotoken.scope against the value this backend last logged becomes a
+ * after every utility statement, a change of biotoken.guard, scope,
+ * log_reads or audit_timeout (logged_settings below) against the value
+ * this backend last logged becomes a
  * 'setting' record, before any statement runs under the new value.  A
  * change of the server-wide value (postgresql.conf, ALTER SYSTEM, after a
  * reload) is seen by every backend; it is logged once per database, by the
@@ -109,6 +110,8 @@ static int	utility_depth = 0;
 
 /* a writer reports a commit or failure within this, or we look again */
 #define BT_AUDIT_POLL_MS	1000
+/* how often a backend whose queue waits for a writer looks again */
+#define BT_AUDIT_WRITER_POLL_MS 20
 /* a writer that has not attached this long after its launch is lost */
 #define BT_AUDIT_LAUNCH_LOST_MS 10000
 
@@ -127,12 +130,23 @@ typedef struct BtLoggedSetting
 	bool		logged_server_level;
 } BtLoggedSetting;
 
-static BtLoggedSetting logged_settings[2] = {
+static BtLoggedSetting logged_settings[BT_AUDIT_NSETTINGS] = {
 	{"biotoken.guard", true, true},
 	{"biotoken.scope", BT_SCOPE_STATEMENT, true},
+	{"biotoken.log_reads", false, true},
+	{"biotoken.audit_timeout", 5000, true},
 };
 
 static void log_setting_changes(void);
+
+/* the index of biotoken.audit_timeout in logged_settings */
+#define BT_SETTING_AUDIT_TIMEOUT	3
+
+/*
+ * Set while a change of log_reads or audit_timeout (logged_settings 2 and
+ * up) is written: its record is queued like a 'read', not waited for.
+ */
+static bool setting_queued_only = false;
 
 
 /* ----------------------------------------------------------------
@@ -145,9 +159,12 @@ audit_shmem_size(void)
 {
 	Size		size;
 
-	size = offsetof(BtAuditShared, waiters);
-	size = add_size(size, mul_size(MaxBackends, sizeof(BtAuditWaiter)));
-	return MAXALIGN(size);
+	size = MAXALIGN(sizeof(BtAuditShared));
+	size = add_size(size, MAXALIGN(mul_size(bt_audit_queues, sizeof(BtAuditQueue))));
+	size = add_size(size, MAXALIGN(mul_size(MaxBackends, sizeof(BtAuditWaiter))));
+	size = add_size(size, mul_size(bt_audit_queues,
+								   MAXALIGN((Size) bt_audit_queue_size * 1024)));
+	return size;
 }
 
 static void
@@ -173,12 +190,26 @@ audit_shmem_startup(void)
 									  audit_shmem_size(), &found);
 	if (!found)
 	{
+		char	   *p = (char *) bt_audit_shared;
+
 		memset(bt_audit_shared, 0, audit_shmem_size());
 		bt_audit_shared->lock =
 			&(GetNamedLWLockTranche("biotoken access log"))->lock;
-		for (i = 0; i < BT_AUDIT_QUEUES; i++)
-			ConditionVariableInit(&bt_audit_shared->queues[i].cv);
+		bt_audit_shared->nqueues = bt_audit_queues;
+		bt_audit_shared->ring_bytes = MAXALIGN((Size) bt_audit_queue_size * 1024);
+		bt_audit_shared->max_writers = bt_audit_writers;
 		bt_audit_shared->nwaiters = MaxBackends;
+		p += MAXALIGN(sizeof(BtAuditShared));
+		bt_audit_shared->queues = (BtAuditQueue *) p;
+		p += MAXALIGN(mul_size(bt_audit_queues, sizeof(BtAuditQueue)));
+		bt_audit_shared->waiters = (BtAuditWaiter *) p;
+		p += MAXALIGN(mul_size(MaxBackends, sizeof(BtAuditWaiter)));
+		for (i = 0; i < bt_audit_shared->nqueues; i++)
+		{
+			ConditionVariableInit(&bt_audit_shared->queues[i].cv);
+			bt_audit_shared->queues[i].ring = p;
+			p += bt_audit_shared->ring_bytes;
+		}
 		for (i = 0; i < MaxBackends; i++)
 			ConditionVariableInit(&bt_audit_shared->waiters[i].cv);
 	}
@@ -547,45 +578,120 @@ database_held(Oid dboid)
 }
 
 /*
- * Start the writer of queue qi if it has none and may have one.  Called
- * with the lock held exclusively; returns with it held.  Throws (after
- * releasing it) if the server has no room for another background worker.
+ * Why this backend's last call of ensure_writer() left its queue without a
+ * writer: the fail-closed error names the limit that was reached.
+ */
+typedef enum BtWriterShortage
+{
+	BT_SHORT_NONE,
+	BT_SHORT_WRITERS,			/* biotoken.audit_writers are all busy */
+	BT_SHORT_WORKERS			/* no background worker slot was free */
+} BtWriterShortage;
+
+static BtWriterShortage writer_shortage = BT_SHORT_NONE;
+
+/* a writer that has not attached this long after its launch is lost */
+static bool
+writer_active(BtAuditQueue *q, TimestampTz now)
+{
+	if (q->writer_state == BT_WRITER_RUNNING)
+		return true;
+	return q->writer_state == BT_WRITER_STARTING &&
+		!TimestampDifferenceExceeds(q->launched_at, now, BT_AUDIT_LAUNCH_LOST_MS);
+}
+
+/*
+ * The queue that has waited longest for a writer and may have one, or -1.
+ * Lock held.
+ */
+static int
+longest_waiting_queue(TimestampTz now)
+{
+	int			best = -1;
+	int			i;
+
+	for (i = 0; i < bt_audit_shared->nqueues; i++)
+	{
+		BtAuditQueue *q = &bt_audit_shared->queues[i];
+
+		if (q->dboid == InvalidOid || q->wants_writer_since == 0 ||
+			writer_active(q, now) || database_held(q->dboid))
+			continue;
+		if (best < 0 ||
+			q->wants_writer_since < bt_audit_shared->queues[best].wants_writer_since)
+			best = i;
+	}
+	return best;
+}
+
+/*
+ * Have a writer for queue qi.  Called with the lock held exclusively;
+ * returns with it held; never throws.
+ *
+ * Writers are shared fairly: at most biotoken.audit_writers run at once,
+ * which leaves the rest of max_worker_processes to parallel query and
+ * everything else.  A queue without a writer waits in line
+ * (wants_writer_since); a free slot goes to the queue that has waited
+ * longest, whichever database it belongs to, so this backend may start
+ * another database's writer before its own.  A writer leaves as soon as
+ * another queue waits and its own is empty, or after its turn
+ * (audit_worker.c), so that every database gets its turn.  When no writer
+ * can be had, writer_shortage says why, for the fail-closed message.
  */
 static void
 ensure_writer(int qi)
 {
 	BtAuditQueue *q = &bt_audit_shared->queues[qi];
-	Oid			dboid = q->dboid;
-	uint32		generation;
+	TimestampTz now = GetCurrentTimestamp();
 
-	if (q->writer_state == BT_WRITER_RUNNING)
+	writer_shortage = BT_SHORT_NONE;
+	if (writer_active(q, now))
 		return;
-	if (q->writer_state == BT_WRITER_STARTING &&
-		!TimestampDifferenceExceeds(q->launched_at, GetCurrentTimestamp(),
-									BT_AUDIT_LAUNCH_LOST_MS))
+	if (database_held(q->dboid))
 		return;
-	if (database_held(dboid))
-		return;
+	if (q->wants_writer_since == 0)
+		q->wants_writer_since = now;
 
-	q->writer_state = BT_WRITER_STARTING;
-	q->launched_at = GetCurrentTimestamp();
-	generation = ++q->generation;
-	LWLockRelease(bt_audit_shared->lock);
-
-	if (!bt_audit_worker_launch(qi, generation, dboid))
+	for (;;)
 	{
-		LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
-		if (q->writer_state == BT_WRITER_STARTING && q->generation == generation)
-			q->writer_state = BT_WRITER_NONE;
+		BtAuditQueue *next_q;
+		int			active = 0;
+		int			next;
+		int			i;
+		uint32		generation;
+		Oid			dboid;
+
+		for (i = 0; i < bt_audit_shared->nqueues; i++)
+			if (writer_active(&bt_audit_shared->queues[i], now))
+				active++;
+		if (active >= bt_audit_shared->max_writers)
+		{
+			writer_shortage = BT_SHORT_WRITERS;
+			return;
+		}
+		next = longest_waiting_queue(now);
+		if (next < 0)
+			return;
+
+		next_q = &bt_audit_shared->queues[next];
+		dboid = next_q->dboid;
+		next_q->writer_state = BT_WRITER_STARTING;
+		next_q->launched_at = now;
+		generation = ++next_q->generation;
 		LWLockRelease(bt_audit_shared->lock);
-		ereport(ERROR,
-				(errcode(BT_ERRCODE_LOG_UNAVAILABLE),
-				 errmsg("statement refused: the access log could not be written"),
-				 errdetail("The biotoken access-log writer could not be started."),
-				 errhint("Raise max_worker_processes: every database that writes to the access log needs one background worker."),
-				 errhidestmt(true)));
+		if (!bt_audit_worker_launch(next, generation, dboid))
+		{
+			LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+			if (next_q->writer_state == BT_WRITER_STARTING &&
+				next_q->generation == generation)
+				next_q->writer_state = BT_WRITER_NONE;
+			writer_shortage = BT_SHORT_WORKERS;
+			return;
+		}
+		LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+		if (next == qi)
+			return;
 	}
-	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
 }
 
 /* the queue of MyDatabaseId, claiming a free one; -1 if all are taken */
@@ -595,7 +701,7 @@ find_queue(void)
 	int			i;
 	int			free_q = -1;
 
-	for (i = 0; i < BT_AUDIT_QUEUES; i++)
+	for (i = 0; i < bt_audit_shared->nqueues; i++)
 	{
 		BtAuditQueue *q = &bt_audit_shared->queues[i];
 
@@ -612,6 +718,7 @@ find_queue(void)
 		q->head = q->tail = 0;
 		q->nentries = 0;
 		q->leave = false;
+		q->wants_writer_since = 0;
 	}
 	return free_q;
 }
@@ -623,13 +730,13 @@ find_queue(void)
 static bool
 ring_put(BtAuditQueue *q, BtAuditEntry *e, uint64 *ring_pos)
 {
-	uint64		pos = q->head % BT_AUDIT_RING_BYTES;
-	uint64		contiguous = BT_AUDIT_RING_BYTES - pos;
+	uint64		pos = q->head % bt_audit_shared->ring_bytes;
+	uint64		contiguous = bt_audit_shared->ring_bytes - pos;
 	uint64		need = e->len;
 
 	if (need > contiguous)
 		need += contiguous;
-	if (BT_AUDIT_RING_BYTES - (q->head - q->tail) < need)
+	if (bt_audit_shared->ring_bytes - (q->head - q->tail) < need)
 		return false;
 	if (e->len > contiguous)
 	{
@@ -658,14 +765,49 @@ ring_put(BtAuditQueue *q, BtAuditEntry *e, uint64 *ring_pos)
 
 /* the fail-closed error, for a record that was not committed */
 static void
-throw_not_committed(const char *why)
+throw_not_committed(const char *why, const char *hint)
 {
 	ereport(ERROR,
 			(errcode(BT_ERRCODE_LOG_UNAVAILABLE),
 			 errmsg("statement refused: the access log could not be written"),
 			 errdetail("%s", why),
-			 errhint("biotoken refuses what it cannot log.  Check the server log for the biotoken access-log writer, and that biotoken.access_log is not locked."),
+			 errhint("%s", hint ? hint :
+					 "biotoken refuses what it cannot log.  Check the server log for the biotoken access-log writer, and that biotoken.access_log is not locked."),
 			 errhidestmt(true)));
+}
+
+/* the hint for the failure queue_and_wait or queue_async last returned */
+static const char *failure_hint = NULL;
+
+/*
+ * The reason a record was not written in time, naming the limit that was
+ * reached if one was (queued: whether it got into a queue at all); sets
+ * failure_hint.
+ */
+static const char *
+timeout_reason(bool queued, bool writer_running)
+{
+	if (!queued)
+	{
+		failure_hint = "Raise biotoken.audit_queues (the number of databases that can write at the same time) and restart the server.";
+		return psprintf("All %d access-log queues (biotoken.audit_queues) were taken by other databases, or this database's queue was full, for biotoken.audit_timeout (%d ms).",
+						bt_audit_shared->nqueues, bt_audit_timeout);
+	}
+	if (!writer_running && writer_shortage == BT_SHORT_WRITERS)
+	{
+		failure_hint = "Raise biotoken.audit_writers (and max_worker_processes with it) and restart the server.";
+		return psprintf("No access-log writer became free within biotoken.audit_timeout (%d ms): all %d (biotoken.audit_writers) were writing for other databases.",
+						bt_audit_timeout, bt_audit_shared->max_writers);
+	}
+	if (!writer_running && writer_shortage == BT_SHORT_WORKERS)
+	{
+		failure_hint = "Raise max_worker_processes: biotoken needs up to biotoken.audit_writers background workers besides parallel query's.";
+		return psprintf("The access-log writer could not be started within biotoken.audit_timeout (%d ms): no background worker slot (max_worker_processes) was free.",
+						bt_audit_timeout);
+	}
+	failure_hint = NULL;
+	return psprintf("The record was not committed within biotoken.audit_timeout (%d ms).",
+					bt_audit_timeout);
 }
 
 /*
@@ -678,12 +820,15 @@ queue_and_wait(BtAuditEntry *e, BtAuditAnchor *result)
 {
 	BtAuditWaiter *w = &bt_audit_shared->waiters[BT_MY_PROCNO];
 	TimestampTz deadline;
-	const char *failure = NULL;
-	int			qi = -1;
-	bool		queued = false;
+	/* volatile: changed under PG_TRY and read after it (-Wclobbered) */
+	const char *volatile failure = NULL;
+	volatile int qi = -1;
+	volatile bool queued = false;
 	int			state;
-	int			writer_procno;
+	int			writer_procno = -1;
 	uint64		ring_pos;
+
+	failure_hint = NULL;
 
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   bt_audit_timeout);
@@ -742,13 +887,15 @@ queue_and_wait(BtAuditEntry *e, BtAuditAnchor *result)
 														deadline);
 			if (remaining <= 0)
 			{
-				failure = psprintf("The record was not committed within biotoken.audit_timeout (%d ms).",
-								   bt_audit_timeout);
+				failure = timeout_reason(queued, writer_procno >= 0);
 				break;
 			}
 			/* the queue may be full or all queues taken: look again soon */
 			if (!queued)
 				remaining = Min(remaining, 10);
+			/* waiting for a writer slot: a leaving writer frees one soon */
+			else if (writer_procno < 0)
+				remaining = Min(remaining, BT_AUDIT_WRITER_POLL_MS);
 			ConditionVariableTimedSleep(&w->cv, Min(remaining, BT_AUDIT_POLL_MS),
 										PG_WAIT_EXTENSION);
 		}
@@ -795,6 +942,7 @@ queue_async(BtAuditEntry *e)
 	TimestampTz deadline;
 	uint64		ring_pos;
 
+	failure_hint = NULL;
 	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 										   bt_audit_timeout);
 	e->procno = -1;
@@ -831,8 +979,7 @@ queue_async(BtAuditEntry *e)
 			return psprintf("The access-log writer has taken no record for longer than biotoken.audit_timeout (%d ms).",
 							bt_audit_timeout);
 		if (GetCurrentTimestamp() >= deadline)
-			return psprintf("The access-log queue stayed full for longer than biotoken.audit_timeout (%d ms).",
-							bt_audit_timeout);
+			return timeout_reason(false, writer_procno >= 0);
 		/* full: wait for the writer to take what is there */
 		if (q != NULL)
 			ConditionVariableTimedSleep(&q->cv, 10, PG_WAIT_EXTENSION);
@@ -1092,9 +1239,11 @@ audit_write(const BtAuditRecord *rec, bool with_statement)
 			 * row in it, with the same chain code as the writer.  It commits
 			 * or rolls back with the table it is in.
 			 */
-			bt_audit_chain_append(relid, owner, &e, 1, NULL, &row);
+			BtAuditAnchor end;
+
+			bt_audit_chain_append(relid, owner, &e, 1, NULL, 0, &row, &end);
 		}
-		else if (rec->event == BT_EVENT_READ)
+		else if (rec->event == BT_EVENT_READ || setting_queued_only)
 		{
 			/*
 			 * biotoken.log_reads: every read of a biometric column.  Such a
@@ -1103,7 +1252,9 @@ audit_write(const BtAuditRecord *rec, bool with_statement)
 			 * fails closed when its writer falls behind by more than
 			 * biotoken.audit_timeout; what a crash can lose is the reads of
 			 * the last moments before it.  Everything DESIGN.md requires to
-			 * be durable before the fact is waited for.
+			 * be durable before the fact is waited for.  A change of
+			 * log_reads or audit_timeout is queued the same way: neither
+			 * lets a statement through that the guard would refuse.
 			 */
 			failure = queue_async(e);
 			queued_only = (failure == NULL);
@@ -1113,9 +1264,15 @@ audit_write(const BtAuditRecord *rec, bool with_statement)
 		pfree(e);
 	}
 
-	server_log_line(rec, &cx, &row, place, queued_only);
+	/*
+	 * biotoken.server_log_reads = off: a read record that was queued has
+	 * no server-log line (at 2,000 reads a second the lines cost more than
+	 * the rows); one that could not be queued still has its line.
+	 */
+	if (!(queued_only && !bt_server_log_reads))
+		server_log_line(rec, &cx, &row, place, queued_only);
 	if (failure != NULL)
-		throw_not_committed(failure);
+		throw_not_committed(failure, failure_hint);
 }
 
 /*
@@ -1218,16 +1375,23 @@ setting_source(const char *name)
 static const char *
 setting_text(int which, int value)
 {
-	if (which == 0)
-		return value ? "on" : "off";
-	return value == BT_SCOPE_TRANSACTION ? "transaction" : "statement";
+	switch (which)
+	{
+		case 0:
+		case 2:
+			return value ? "on" : "off";
+		case 1:
+			return value == BT_SCOPE_TRANSACTION ? "transaction" : "statement";
+		default:
+			return psprintf("%dms", value);
+	}
 }
 
 /* false until this backend first looked at its settings */
 static bool settings_seen = false;
 
 /* boot values of the logged settings: what a new database's log assumes */
-static const int setting_boot[2] = {1, BT_SCOPE_STATEMENT};
+static const int setting_boot[BT_AUDIT_NSETTINGS] = {1, BT_SCOPE_STATEMENT, 0, 5000};
 
 /*
  * One setting.  A server-wide value (postgresql.conf, ALTER SYSTEM, the
@@ -1256,6 +1420,7 @@ check_setting(int which, int value)
 	BtAuditDatabase *d;
 	BtAuditRecord rec;
 	StringInfoData detail;
+	int			saved_timeout;
 
 	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
 	d = bt_audit_database(MyDatabaseId, true);
@@ -1307,6 +1472,15 @@ check_setting(int which, int value)
 	rec.event = BT_EVENT_SETTING;
 	rec.detail = detail.data;
 
+	/*
+	 * A change of audit_timeout itself is logged under the longer of the
+	 * old and the new timeout: lowering it must not make its own record
+	 * fail while the writer starts.
+	 */
+	saved_timeout = bt_audit_timeout;
+	if (which == BT_SETTING_AUDIT_TIMEOUT)
+		bt_audit_timeout = Max(old, value);
+	setting_queued_only = (which >= 2);
 	PG_TRY();
 	{
 		/* a server-wide change was not caused by this statement */
@@ -1314,6 +1488,8 @@ check_setting(int which, int value)
 	}
 	PG_CATCH();
 	{
+		bt_audit_timeout = saved_timeout;
+		setting_queued_only = false;
 		if (claimed)
 		{
 			LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
@@ -1328,6 +1504,8 @@ check_setting(int which, int value)
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	bt_audit_timeout = saved_timeout;
+	setting_queued_only = false;
 
 	if (claimed)
 	{
@@ -1358,6 +1536,8 @@ log_setting_changes(void)
 	bt_guc_setting_changed = false;
 	check_setting(0, bt_guard ? 1 : 0);
 	check_setting(1, bt_scope);
+	check_setting(2, bt_log_reads ? 1 : 0);
+	check_setting(BT_SETTING_AUDIT_TIMEOUT, bt_audit_timeout);
 	settings_seen = true;
 }
 
@@ -1511,7 +1691,7 @@ hold_database(Oid dboid)
 	d = bt_audit_database(dboid, true);
 	if (d != NULL)
 		d->hold_pid = MyProcPid;
-	for (i = 0; i < BT_AUDIT_QUEUES; i++)
+	for (i = 0; i < bt_audit_shared->nqueues; i++)
 		if (bt_audit_shared->queues[i].dboid == dboid)
 			qi = i;
 	LWLockRelease(bt_audit_shared->lock);
@@ -1561,12 +1741,14 @@ release_database(Oid dboid, bool dropped)
 		if (dropped)
 			memset(d, 0, sizeof(BtAuditDatabase));
 	}
+	if (dropped)
+		bt_audit_anchor_remove(dboid);
 	if (!dropped)
 	{
 		int			i;
 
 		/* the operation failed: the writer need not leave after all */
-		for (i = 0; i < BT_AUDIT_QUEUES; i++)
+		for (i = 0; i < bt_audit_shared->nqueues; i++)
 			if (bt_audit_shared->queues[i].dboid == dboid)
 				bt_audit_shared->queues[i].leave = false;
 	}
@@ -1575,7 +1757,7 @@ release_database(Oid dboid, bool dropped)
 		int			i;
 
 		/* records nobody can write any more must not hold a queue */
-		for (i = 0; i < BT_AUDIT_QUEUES; i++)
+		for (i = 0; i < bt_audit_shared->nqueues; i++)
 		{
 			BtAuditQueue *q = &bt_audit_shared->queues[i];
 
@@ -1644,7 +1826,7 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *stmt = pstmt->utilityStmt;
 	const char *held_name = NULL;
-	Oid			held = InvalidOid;
+	volatile Oid held = InvalidOid; /* set under PG_TRY (-Wclobbered) */
 	volatile bool done = false;
 	bool		writer = bt_audit_is_writer();
 
@@ -1717,6 +1899,18 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 void
 bt_audit_init(void)
 {
+	/*
+	 * Up to biotoken.audit_writers background workers are ours; parallel
+	 * query should still get max_parallel_workers of max_worker_processes.
+	 */
+	if (bt_audit_writers + max_parallel_workers > max_worker_processes)
+		ereport(WARNING,
+				(errmsg("biotoken.audit_writers (%d) and max_parallel_workers (%d) exceed max_worker_processes (%d)",
+						bt_audit_writers, max_parallel_workers, max_worker_processes),
+				 errdetail("Parallel queries may get fewer workers while access-log writers run."),
+				 errhint("Raise max_worker_processes to at least %d.",
+						 bt_audit_writers + max_parallel_workers)));
+
 	/* query ids for the log, as pg_stat_statements asks for them */
 	EnableQueryId();
 

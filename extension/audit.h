@@ -89,12 +89,15 @@ extern void bt_audit_init(void);
  * ----------------------------------------------------------------
  */
 
-#define BT_AUDIT_QUEUES			16	/* databases writing at the same time */
-#define BT_AUDIT_RING_BYTES		(128 * 1024)	/* queue of one database */
-#define BT_AUDIT_MAX_ENTRY		(BT_AUDIT_RING_BYTES / 2)
+/*
+ * biotoken.audit_queues queues of biotoken.audit_queue_size bytes each;
+ * read the sizes from shared memory (the settings are postmaster's).
+ */
+#define BT_AUDIT_MAX_ENTRY		(bt_audit_shared->ring_bytes / 2)
 #define BT_AUDIT_MAX_STATEMENT	(32 * 1024) /* statement bytes in the table */
 #define BT_AUDIT_DATABASES		64	/* databases whose chain end is kept */
 #define BT_AUDIT_WORKER_IDLE_MS 10000	/* the writer leaves after this */
+#define BT_AUDIT_WRITER_TURN_MS 500 /* then it yields to a waiting database */
 
 /* state of a queue's writer */
 #define BT_WRITER_NONE			0
@@ -151,8 +154,9 @@ typedef struct BtAuditQueue
 	uint64		tail;			/* ring bytes taken, ever */
 	int			nentries;		/* entries between tail and head */
 	TimestampTz pending_since;	/* when the oldest of them was queued */
+	TimestampTz wants_writer_since; /* waiting for a writer slot, or 0 */
 	ConditionVariable cv;		/* ring space freed, writer gone */
-	char		ring[BT_AUDIT_RING_BYTES];
+	char	   *ring;			/* ring_bytes of shared memory */
 } BtAuditQueue;
 
 /* what a backend waits for */
@@ -182,14 +186,17 @@ typedef struct BtAuditAnchor
  * end), the server-wide settings last logged there, and a DBA operation
  * that needs the writer gone.
  */
+/* the settings whose changes are 'setting' events (audit.c) */
+#define BT_AUDIT_NSETTINGS	4
+
 typedef struct BtAuditDatabase
 {
 	Oid			dboid;			/* InvalidOid: free */
 	BtAuditAnchor anchor;		/* last row the writer committed */
 	TransactionId anchor_xid;	/* the transaction that committed it */
-	bool		srv_valid[2];	/* guard, scope */
-	int			srv_value[2];
-	bool		srv_committed[2];
+	bool		srv_valid[BT_AUDIT_NSETTINGS];	/* audit.c's logged_settings */
+	int			srv_value[BT_AUDIT_NSETTINGS];
+	bool		srv_committed[BT_AUDIT_NSETTINGS];
 	int			hold_pid;		/* backend running a DBA operation, or 0 */
 	TimestampTz last_used;
 } BtAuditDatabase;
@@ -198,9 +205,12 @@ typedef struct BtAuditShared
 {
 	LWLock	   *lock;			/* protects everything below */
 	BtAuditDatabase dbs[BT_AUDIT_DATABASES];
-	BtAuditQueue queues[BT_AUDIT_QUEUES];
+	int			nqueues;		/* biotoken.audit_queues */
+	uint64		ring_bytes;		/* biotoken.audit_queue_size */
+	int			max_writers;	/* biotoken.audit_writers */
+	BtAuditQueue *queues;		/* nqueues, in this segment */
 	int			nwaiters;
-	BtAuditWaiter waiters[FLEXIBLE_ARRAY_MEMBER];
+	BtAuditWaiter *waiters;		/* one per PGPROC */
 } BtAuditShared;
 
 extern BtAuditShared *bt_audit_shared;
@@ -210,6 +220,13 @@ extern BtAuditShared *bt_audit_shared;
 extern const char *bt_audit_entry_next(const char **cursor);
 extern BtAuditDatabase *bt_audit_database(Oid dboid, bool create);
 
+/* audit_anchor.c */
+extern void bt_audit_anchor_save(Oid dboid, const BtAuditAnchor *a,
+								 TransactionId xid);
+extern bool bt_audit_anchor_load(Oid dboid, BtAuditAnchor *a,
+								 TransactionId *xid);
+extern void bt_audit_anchor_remove(Oid dboid);
+
 /* audit_worker.c */
 extern PGDLLEXPORT void bt_audit_worker_main(Datum main_arg);
 extern bool bt_audit_worker_launch(int queue, uint32 generation, Oid dboid);
@@ -217,6 +234,8 @@ extern Oid	bt_audit_log_find(Oid *owner);
 extern void bt_audit_chain_append(Oid relid, Oid owner,
 								  BtAuditEntry **entries, int n,
 								  const BtAuditAnchor *known_end,
-								  BtAuditAnchor *results);
+								  int checkpoint_rows,
+								  BtAuditAnchor *results,
+								  BtAuditAnchor *end);
 
 #endif							/* BIOTOKEN_AUDIT_H */

@@ -112,10 +112,12 @@
 #include "catalog.h"
 #include "biotoken.h"
 #include "compat.h"
+#include "guc.h"
 #include "keys.h"
 #include "labels.h"
 
 PG_FUNCTION_INFO_V1(biotoken_verify_access_log);
+PG_FUNCTION_INFO_V1(biotoken_verify_access_log_from);
 PG_FUNCTION_INFO_V1(biotoken_access_log_append_only);
 
 /* the columns of biotoken.access_log, in table order */
@@ -423,6 +425,29 @@ entry_values(const BtAuditEntry *e, Datum *values, bool *nulls)
 }
 
 /*
+ * The values of a checkpoint row, except id, key_id, prev_hash, row_hash:
+ * the writer appends one whenever the log passes a multiple of
+ * biotoken.audit_checkpoint_rows rows.  Its prev_hash is the chain head
+ * and its row_hash signs it: verify_access_log(from_id) starts there.
+ */
+static void
+checkpoint_values(int every, Datum *values, bool *nulls)
+{
+	char		detail[64];
+
+	memset(nulls, true, sizeof(bool) * NCOLS);
+	values[COL_LOGGED_AT] = TimestampTzGetDatum(GetCurrentTimestamp());
+	nulls[COL_LOGGED_AT] = false;
+	values[COL_EVENT] = CStringGetTextDatum("checkpoint");
+	nulls[COL_EVENT] = false;
+	values[COL_BACKEND_PID] = Int32GetDatum(MyProcPid);
+	nulls[COL_BACKEND_PID] = false;
+	snprintf(detail, sizeof(detail), "{\"every\": %d}", every);
+	values[COL_DETAIL] = DirectFunctionCall1(jsonb_in, CStringGetDatum(detail));
+	nulls[COL_DETAIL] = false;
+}
+
+/*
  * Appending rows: straight into the table and its indexes, as
  * logical replication's apply worker does it but without triggers,
  * constraints or anything else that could run code a role other than
@@ -543,37 +568,53 @@ bt_audit_log_find(Oid *owner)
 	return relid;
 }
 
-static bool calls_user_code_walker(Node *node, void *context);
-
-/* check_functions_in_node callback: a function not built into PostgreSQL */
+/* check_functions_in_node callback: a function that is not built in */
 static bool
-is_user_function(Oid func_id, void *context)
+not_builtin_function(Oid funcid, void *context)
 {
-	return func_id >= FirstNormalObjectId;
+	return funcid >= FirstNormalObjectId;
 }
 
-/* whether an expression tree calls any function that is not built in */
+/* walker: true if node calls anything that is not built in */
 static bool
-calls_user_code(Node *node)
+calls_user_code(Node *node, void *context)
 {
 	if (node == NULL)
 		return false;
-	if (check_functions_in_node(node, is_user_function, NULL))
+	if (check_functions_in_node(node, not_builtin_function, context))
 		return true;
-	return expression_tree_walker(node, calls_user_code_walker, NULL);
+	/* a user-defined type's input or cast could hide in a constant */
+	if (IsA(node, Const) && ((Const *) node)->consttype >= FirstNormalObjectId)
+		return true;
+	return expression_tree_walker(node, calls_user_code, context);
 }
 
+/*
+ * The expressions or the predicate (attnum) of an index call only built-in
+ * functions and operators.  Read from pg_index as stored, before the
+ * relcache would fold constants in them (which could run a function).
+ */
 static bool
-calls_user_code_walker(Node *node, void *context)
+index_code_builtin(Relation idx, int attnum)
 {
-	return calls_user_code(node);
+	Datum		d;
+	bool		isnull;
+	Node	   *node;
+
+	d = SysCacheGetAttr(INDEXRELID, idx->rd_indextuple, attnum, &isnull);
+	if (isnull)
+		return true;
+	node = (Node *) stringToNode(TextDatumGetCString(d));
+	return !calls_user_code(node, NULL);
 }
 
 /*
  * Refuse a log table that is not as the extension made it: other columns
  * or types (the rows would be written wrongly), or an index that would
- * run code of its own (an expression, a predicate, an access method or
- * operator class that is not built in).  Caller holds a lock on rel.
+ * run code of its own (an expression or predicate calling a function that
+ * is not built in, an access method or operator class that is not built
+ * in).  biotoken's own partial index on grant_id passes.  Caller holds a
+ * lock on rel.
  */
 static void
 check_log_relation(Relation rel)
@@ -603,12 +644,9 @@ check_log_relation(Relation rel)
 		bool		ok = true;
 		int			k;
 
-		if (!heap_attisnull(idx->rd_indextuple, Anum_pg_index_indexprs, NULL) ||
+		if (!index_code_builtin(idx, Anum_pg_index_indexprs) ||
+			!index_code_builtin(idx, Anum_pg_index_indpred) ||
 			idx->rd_rel->relam >= FirstNormalObjectId)
-			ok = false;
-		/* a partial index's predicate may call built-in functions only */
-		if (ok && !heap_attisnull(idx->rd_indextuple, Anum_pg_index_indpred, NULL) &&
-			calls_user_code((Node *) RelationGetIndexPredicate(idx)))
 			ok = false;
 		for (k = 0; ok && k < IndexRelationGetNumberOfKeyAttributes(idx); k++)
 			if (idx->rd_opfamily[k] >= FirstNormalObjectId)
@@ -675,7 +713,8 @@ read_log_end(Relation rel, Snapshot snapshot, int64 *id, uint8 *hash)
  */
 void
 bt_audit_chain_append(Oid relid, Oid owner, BtAuditEntry **entries, int n,
-					  const BtAuditAnchor *known_end, BtAuditAnchor *results)
+					  const BtAuditAnchor *known_end, int checkpoint_rows,
+					  BtAuditAnchor *results, BtAuditAnchor *end)
 {
 	const BtKey *key = bt_keys_newest();
 	Oid			save_userid;
@@ -686,6 +725,7 @@ bt_audit_chain_append(Oid relid, Oid owner, BtAuditEntry **entries, int n,
 	Relation	rel;
 	BtAppender	ap;
 	Snapshot	snapshot;
+	int64		first_id;
 	int			i;
 
 	if (key == NULL)
@@ -723,13 +763,20 @@ bt_audit_chain_append(Oid relid, Oid owner, BtAuditEntry **entries, int n,
 		}
 
 		appender_begin(&ap, rel);
-		for (i = 0; i < n; i++)
+		first_id = prev_id + 1;
+		for (i = 0; i <= n; i++)
 		{
 			Datum		values[NCOLS];
 			bool		nulls[NCOLS];
 			uint8		mac[BT_HMAC_BYTES];
 
-			entry_values(entries[i], values, nulls);
+			if (i < n)
+				entry_values(entries[i], values, nulls);
+			else if (checkpoint_rows > 0 &&
+					 (first_id - 1) / checkpoint_rows != prev_id / checkpoint_rows)
+				checkpoint_values(checkpoint_rows, values, nulls);
+			else
+				break;
 			values[COL_ID] = Int64GetDatum(prev_id + 1);
 			nulls[COL_ID] = false;
 			values[COL_KEY_ID] = Int32GetDatum(key->key_id);
@@ -748,10 +795,12 @@ bt_audit_chain_append(Oid relid, Oid owner, BtAuditEntry **entries, int n,
 			prev_id++;
 			memcpy(prev_hash, mac, BT_HMAC_BYTES);
 			have_prev = true;
-			results[i].valid = true;
-			results[i].relid = relid;
-			results[i].id = prev_id;
-			memcpy(results[i].hash, mac, BT_HMAC_BYTES);
+			end->valid = true;
+			end->relid = relid;
+			end->id = prev_id;
+			memcpy(end->hash, mac, BT_HMAC_BYTES);
+			if (i < n)
+				results[i] = *end;
 		}
 		appender_end(&ap);
 		table_close(rel, NoLock);
@@ -778,6 +827,7 @@ typedef struct BtTaken
 
 static BtTaken *taken = NULL;
 static int	ntaken = 0;
+static int	taken_size = 0;
 
 /*
  * The waiter of the i-th record of the current batch, if it is still
@@ -814,6 +864,46 @@ fail_taken(void)
 		}
 	}
 	ntaken = 0;
+}
+
+/* another database's queue waits for a writer slot; lock held */
+static bool
+other_queue_waits(void)
+{
+	int			i;
+
+	for (i = 0; i < bt_audit_shared->nqueues; i++)
+	{
+		BtAuditQueue *oq = &bt_audit_shared->queues[i];
+
+		if (i != writer_queue && oq->dboid != InvalidOid &&
+			oq->wants_writer_since != 0 && oq->writer_state == BT_WRITER_NONE)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Wake the backends waiting in queues that want a writer: one of them
+ * starts the writer of the queue that has waited longest, in the slot this
+ * writer is about to free.  Lock not held.
+ */
+static void
+wake_waiting_queues(void)
+{
+	int			i;
+
+	LWLockAcquire(bt_audit_shared->lock, LW_SHARED);
+	for (i = 0; i < bt_audit_shared->nwaiters; i++)
+	{
+		BtAuditWaiter *w = &bt_audit_shared->waiters[i];
+
+		if (w->state == BT_WAIT_QUEUED && w->queue >= 0 &&
+			w->queue < bt_audit_shared->nqueues &&
+			bt_audit_shared->queues[w->queue].wants_writer_since != 0)
+			ConditionVariableSignal(&w->cv);
+	}
+	LWLockRelease(bt_audit_shared->lock);
 }
 
 /*
@@ -859,19 +949,22 @@ take_entries(BtAuditQueue *q, int *n)
 
 	*n = 0;
 	ntaken = 0;
-	if (taken == NULL)
-		taken = MemoryContextAlloc(TopMemoryContext,
-								   sizeof(BtTaken) * BT_AUDIT_RING_BYTES /
-								   MAXALIGN(sizeof(BtAuditEntry)));
+	if (taken_size < q->nentries)
+	{
+		if (taken != NULL)
+			pfree(taken);
+		taken_size = Max(q->nentries, 1024);
+		taken = MemoryContextAlloc(TopMemoryContext, sizeof(BtTaken) * taken_size);
+	}
 	while (q->tail < q->head)
 	{
-		uint64		pos = q->tail % BT_AUDIT_RING_BYTES;
+		uint64		pos = q->tail % bt_audit_shared->ring_bytes;
 		BtAuditEntry *e;
 		BtAuditWaiter *w;
 
-		if (BT_AUDIT_RING_BYTES - pos < sizeof(BtAuditEntry))
+		if (bt_audit_shared->ring_bytes - pos < sizeof(BtAuditEntry))
 		{
-			q->tail += BT_AUDIT_RING_BYTES - pos;
+			q->tail += bt_audit_shared->ring_bytes - pos;
 			continue;
 		}
 		e = (BtAuditEntry *) (q->ring + pos);
@@ -897,6 +990,52 @@ take_entries(BtAuditQueue *q, int *n)
 }
 
 /*
+ * The chain end last committed in database dboid, into *a and *xid: from
+ * shared memory, or after a restart from the anchor file (audit_anchor.c),
+ * which is then kept in shared memory.  *a is not valid if neither knows
+ * one.  Lock not held.
+ */
+static void
+known_chain_end(Oid dboid, BtAuditAnchor *a, TransactionId *xid)
+{
+	BtAuditDatabase *d;
+	BtAuditAnchor fa;
+	TransactionId fxid;
+
+	memset(a, 0, sizeof(*a));
+	*xid = InvalidTransactionId;
+	LWLockAcquire(bt_audit_shared->lock, LW_SHARED);
+	d = bt_audit_database(dboid, false);
+	if (d != NULL && d->anchor.valid)
+	{
+		*a = d->anchor;
+		*xid = d->anchor_xid;
+	}
+	LWLockRelease(bt_audit_shared->lock);
+	if (a->valid || !bt_audit_anchor_load(dboid, &fa, &fxid))
+		return;
+
+	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
+	d = bt_audit_database(dboid, true);
+	if (d != NULL && !d->anchor.valid)
+	{
+		d->anchor = fa;
+		d->anchor_xid = fxid;
+	}
+	if (d != NULL)
+	{
+		*a = d->anchor;
+		*xid = d->anchor_xid;
+	}
+	else
+	{
+		*a = fa;
+		*xid = fxid;
+	}
+	LWLockRelease(bt_audit_shared->lock);
+}
+
+/*
  * One batch: take the queue, append it in one transaction, flush the
  * commit, report to the waiters.  Throws on failure (the caller cleans
  * up and fails the batch's waiters).
@@ -914,7 +1053,9 @@ write_batch(void)
 	BtAuditEntry **entries;
 	BtAuditAnchor known;
 	BtAuditAnchor *results;
+	BtAuditAnchor end;
 	TransactionId xid;
+	TransactionId known_xid;
 	Oid			relid;
 	Oid			owner;
 	int			n;
@@ -940,13 +1081,16 @@ write_batch(void)
 	LockRelationOid(relid, RowExclusiveLock);
 	PushActiveSnapshot(GetTransactionSnapshot());
 
+	/* after a restart, the end the anchor file remembers */
+	known_chain_end(MyDatabaseId, &known, &known_xid);
+
 	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
 	entries = take_entries(q, &n);
 	d = bt_audit_database(MyDatabaseId, true);
-	memset(&known, 0, sizeof(known));
 	if (d != NULL)
 	{
-		known = d->anchor;
+		if (d->anchor.valid)
+			known = d->anchor;
 		d->last_used = GetCurrentTimestamp();
 	}
 	LWLockRelease(bt_audit_shared->lock);
@@ -954,8 +1098,10 @@ write_batch(void)
 
 	results = MemoryContextAllocZero(batch_cxt,
 									 sizeof(BtAuditAnchor) * Max(n, 1));
+	memset(&end, 0, sizeof(end));
 	if (n > 0)
-		bt_audit_chain_append(relid, owner, entries, n, &known, results);
+		bt_audit_chain_append(relid, owner, entries, n, &known,
+							  bt_audit_checkpoint_rows, results, &end);
 	xid = GetTopTransactionIdIfAny();
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -963,11 +1109,15 @@ write_batch(void)
 	/* durable before anyone is told, whatever synchronous_commit says */
 	XLogFlush(XactLastCommitEnd);
 
+	/* and the new end of the chain, durable outside the table */
+	if (n > 0)
+		bt_audit_anchor_save(MyDatabaseId, &end, xid);
+
 	LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
 	d = bt_audit_database(MyDatabaseId, true);
 	if (d != NULL && n > 0)
 	{
-		d->anchor = results[n - 1];
+		d->anchor = end;
 		d->anchor_xid = xid;
 	}
 	for (i = 0; i < ntaken; i++)
@@ -1029,6 +1179,7 @@ bt_audit_worker_main(Datum main_arg)
 	bool		attached = false;
 	MemoryContext loop_cxt;
 	TimestampTz last_work;
+	TimestampTz turn_start;
 
 	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
 	memcpy(&generation, MyBgworkerEntry->bgw_extra + sizeof(Oid), sizeof(uint32));
@@ -1039,7 +1190,7 @@ bt_audit_worker_main(Datum main_arg)
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
-	if (writer_queue < 0 || writer_queue >= BT_AUDIT_QUEUES || bt_audit_shared == NULL)
+	if (writer_queue < 0 || writer_queue >= bt_audit_shared->nqueues || bt_audit_shared == NULL)
 		proc_exit(0);
 	q = &bt_audit_shared->queues[writer_queue];
 
@@ -1051,6 +1202,7 @@ bt_audit_worker_main(Datum main_arg)
 		q->writer_state = BT_WRITER_RUNNING;
 		q->writer_pid = MyProcPid;
 		q->writer_procno = BT_MY_PROCNO;
+		q->wants_writer_since = 0;
 		attached = true;
 	}
 	LWLockRelease(bt_audit_shared->lock);
@@ -1084,11 +1236,13 @@ bt_audit_worker_main(Datum main_arg)
 									 1024 * 1024,
 									 8 * 1024 * 1024);
 	last_work = GetCurrentTimestamp();
+	turn_start = last_work;
 
 	for (;;)
 	{
 		int			nentries;
 		bool		leave;
+		bool		others_wait;
 		long		idle_left;
 
 		MemoryContextReset(loop_cxt);
@@ -1106,7 +1260,8 @@ bt_audit_worker_main(Datum main_arg)
 		LWLockAcquire(bt_audit_shared->lock, LW_EXCLUSIVE);
 		nentries = q->nentries;
 		leave = q->leave;
-		if (nentries == 0 && (leave || idle_left <= 0))
+		others_wait = other_queue_waits();
+		if (nentries == 0 && (leave || idle_left <= 0 || others_wait))
 		{
 			/* nothing to write and not wanted: give the queue up and go */
 			q->writer_state = BT_WRITER_NONE;
@@ -1115,6 +1270,24 @@ bt_audit_worker_main(Datum main_arg)
 			q->dboid = InvalidOid;
 			LWLockRelease(bt_audit_shared->lock);
 			ConditionVariableBroadcast(&q->cv);
+			proc_exit(0);
+		}
+		if (nentries > 0 && others_wait &&
+			TimestampDifferenceExceeds(turn_start, GetCurrentTimestamp(),
+									   BT_AUDIT_WRITER_TURN_MS))
+		{
+			/*
+			 * Our turn is over and another database waits for a writer: go
+			 * to the back of the line with what is still queued here; the
+			 * slot goes to the queue that has waited longest (audit.c's
+			 * ensure_writer, run by the backends writer_exit wakes).
+			 */
+			q->writer_state = BT_WRITER_NONE;
+			q->writer_pid = 0;
+			q->wants_writer_since = GetCurrentTimestamp();
+			LWLockRelease(bt_audit_shared->lock);
+			ConditionVariableBroadcast(&q->cv);
+			wake_waiting_queues();
 			proc_exit(0);
 		}
 		LWLockRelease(bt_audit_shared->lock);
@@ -1202,45 +1375,208 @@ note_break(int64 *first_broken, const char **reason, int64 id, const char *why)
 	*reason = why;
 }
 
-/*
- * SQL: biotoken.verify_access_log(OUT valid boolean, OUT rows_checked bigint,
- *		OUT first_broken_id bigint, OUT reason text)
- *
- * Recompute the chain over the whole log, in id order, as the calling
- * statement's snapshot sees it.  A row breaks the chain if its id does not
- * follow the previous one (rows removed before it), its prev_hash is not
- * the previous row's row_hash, its key is not loaded, or its row_hash is
- * not the HMAC of its content.  After the last row, the end of the chain
- * the writer last committed (kept in shared memory since the server
- * started) must be there: rows removed from the end are reported at the
- * id of the first missing row.
- */
-Datum
-biotoken_verify_access_log(PG_FUNCTION_ARGS)
+/* what one verification found */
+typedef struct BtVerifyResult
 {
-	TupleDesc	tupdesc;
-	Datum		result[4];
-	bool		rnulls[4] = {false, false, false, false};
-	Relation	rel;
-	Relation	idx;
+	int64		rows;			/* rows checked */
+	int64		first_broken;	/* 0: none */
+	const char *reason;
+	int64		start_id;		/* the row it started from */
+	int64		next_id;		/* where to go on, 0 if it reached the end */
+} BtVerifyResult;
+
+/* the row's event is "name" */
+static bool
+event_is(const Datum *values, const bool *nulls, const char *name)
+{
+	text	   *ev;
+
+	if (nulls[COL_EVENT])
+		return false;
+	ev = DatumGetTextPP(values[COL_EVENT]);
+	return VARSIZE_ANY_EXHDR(ev) == strlen(name) &&
+		memcmp(VARDATA_ANY(ev), name, strlen(name)) == 0;
+}
+
+/*
+ * A row an incremental verification may start from: a signed checkpoint or
+ * a prune row (its row_hash vouches for the chain head in its prev_hash).
+ */
+static bool
+is_chain_start(const Datum *values, const bool *nulls)
+{
+	return event_is(values, nulls, "checkpoint") ||
+		event_is(values, nulls, "prune");
+}
+
+/*
+ * The id a verification asked to start at from_id begins with: the last
+ * checkpoint or prune row at or before from_id (its prev_hash is the chain
+ * head it vouches for, under its own row_hash), else the first row.
+ * 0 if the log is empty.  Reads at most one checkpoint interval.
+ */
+static int64
+verify_start(Relation rel, Relation idx, Snapshot snapshot, int64 from_id)
+{
+	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
-	AclResult	aclresult;
-	int64		nrows = 0;
-	int64		last_id = 0;
-	uint8		last_hash[BT_HMAC_BYTES];
-	int64		first_broken = 0;
-	const char *reason = NULL;
-	BtAuditAnchor anchor;
-	TransactionId anchor_xid = InvalidTransactionId;
-	bool		anchor_seen = false;
-	Oid			relid;
+	int64		start = 0;
+
+	ScanKeyInit(&key, COL_ID + 1, BTLessEqualStrategyNumber, F_INT8LE,
+				Int64GetDatum(from_id));
+	scan = systable_beginscan_ordered(rel, idx, snapshot, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, BackwardScanDirection)))
+	{
+		Datum		values[NCOLS];
+		bool		nulls[NCOLS];
+
+		heap_deform_tuple(tup, RelationGetDescr(rel), values, nulls);
+		start = DatumGetInt64(values[COL_ID]);
+		if (is_chain_start(values, nulls))
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	systable_endscan_ordered(scan);
+	return start;
+}
+
+/*
+ * Recompute the chain of the log rel, in id order as snapshot sees it,
+ * from row start_id (0: the first row) for at most max_rows rows at or
+ * after count_from (0: all; the rows between a checkpoint and the id asked
+ * for are checked but not counted, so that a chunk always gets further).
+ * The first row's prev_hash is taken as given: it is a checkpoint or prune
+ * row (whose own row_hash vouches for it), row 1, or the first row of the
+ * log.  A row breaks the chain if its id does not follow the previous one
+ * (rows removed before it), its prev_hash is not the previous row's
+ * row_hash, its key is not loaded, or its row_hash is not the HMAC of its
+ * content.  If the scan reaches the end, the end of the chain the writer
+ * last committed (anchor, if valid) must be there: rows removed from the
+ * end are reported at the id of the first missing row.
+ */
+static void
+verify_range(Relation rel, Snapshot snapshot, int64 start_id, int64 count_from,
+			 int64 max_rows, const BtAuditAnchor *anchor, BtVerifyResult *res)
+{
+	Relation	idx = index_open(rel->rd_pkindex, AccessShareLock);
+	SysScanDesc scan;
+	HeapTuple	tup;
+	ScanKeyData key;
 	MemoryContext rowcxt;
 	MemoryContext oldcxt;
+	int64		last_id = 0;
+	uint8		last_hash[BT_HMAC_BYTES];
+	bool		anchor_seen = false;
+	bool		first = true;
+	int64		counted = 0;
 
-	bt_require_preloaded();
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	memset(res, 0, sizeof(*res));
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "biotoken verify row",
+								   ALLOCSET_DEFAULT_SIZES);
+	ScanKeyInit(&key, COL_ID + 1, BTGreaterEqualStrategyNumber, F_INT8GE,
+				Int64GetDatum(start_id));
+	scan = systable_beginscan_ordered(rel, idx, snapshot, 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
+	{
+		Datum		values[NCOLS];
+		bool		nulls[NCOLS];
+		uint8		mac[BT_HMAC_BYTES];
+		int64		id;
+		bytea	   *h;
+
+		oldcxt = MemoryContextSwitchTo(rowcxt);
+		heap_deform_tuple(tup, RelationGetDescr(rel), values, nulls);
+		id = DatumGetInt64(values[COL_ID]);
+		if (max_rows > 0 && counted >= max_rows)
+		{
+			/* the chunk is full: say where the next one starts */
+			res->next_id = id;
+			MemoryContextSwitchTo(oldcxt);
+			break;
+		}
+		res->rows++;
+		if (id >= count_from)
+			counted++;
+
+		if (first)
+		{
+			res->start_id = id;
+			/* only row 1 has no previous row */
+			if (id == 1 && !nulls[COL_PREV_HASH])
+				note_break(&res->first_broken, &res->reason, id,
+						   "prev_hash is not the previous row's row_hash: rows were removed, inserted or reordered");
+			/* only archive-and-prune may remove the head of the log */
+			if (id != 1 && start_id <= 1 && !event_is(values, nulls, "prune"))
+				note_break(&res->first_broken, &res->reason, id,
+						   "the log does not start at row 1: rows before this one were removed");
+		}
+		else
+		{
+			if (id != last_id + 1)
+				note_break(&res->first_broken, &res->reason, id,
+						   "rows before this one were removed (its id does not follow the previous row's)");
+			if (nulls[COL_PREV_HASH] ||
+				VARSIZE_ANY_EXHDR(DatumGetPointer(values[COL_PREV_HASH])) != BT_HMAC_BYTES ||
+				memcmp(VARDATA_ANY(DatumGetPointer(values[COL_PREV_HASH])),
+					   last_hash, BT_HMAC_BYTES) != 0)
+				note_break(&res->first_broken, &res->reason, id,
+						   "prev_hash is not the previous row's row_hash: rows were removed, inserted or reordered");
+		}
+		if (!row_mac(values, nulls, mac))
+			note_break(&res->first_broken, &res->reason, id,
+					   "the key that made this row is not loaded");
+		else if (nulls[COL_ROW_HASH] ||
+				 VARSIZE_ANY_EXHDR(DatumGetPointer(values[COL_ROW_HASH])) != BT_HMAC_BYTES ||
+				 CRYPTO_memcmp(VARDATA_ANY(DatumGetPointer(values[COL_ROW_HASH])),
+							   mac, BT_HMAC_BYTES) != 0)
+			note_break(&res->first_broken, &res->reason, id,
+					   "row_hash does not match the row: the row was changed or forged");
+
+		if (anchor->valid && id == anchor->id)
+		{
+			anchor_seen = true;
+			h = nulls[COL_ROW_HASH] ? NULL : DatumGetByteaPP(values[COL_ROW_HASH]);
+			if (h == NULL || VARSIZE_ANY_EXHDR(h) != BT_HMAC_BYTES ||
+				memcmp(VARDATA_ANY(h), anchor->hash, BT_HMAC_BYTES) != 0)
+				note_break(&res->first_broken, &res->reason, id,
+						   "this row is not the one the writer committed with this id");
+		}
+
+		first = false;
+		last_id = id;
+		if (!nulls[COL_ROW_HASH] &&
+			VARSIZE_ANY_EXHDR(DatumGetPointer(values[COL_ROW_HASH])) == BT_HMAC_BYTES)
+			memcpy(last_hash, VARDATA_ANY(DatumGetPointer(values[COL_ROW_HASH])),
+				   BT_HMAC_BYTES);
+		else
+			memset(last_hash, 0, BT_HMAC_BYTES);
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextReset(rowcxt);
+		CHECK_FOR_INTERRUPTS();
+	}
+	systable_endscan_ordered(scan);
+	index_close(idx, AccessShareLock);
+	MemoryContextDelete(rowcxt);
+
+	if (res->next_id == 0 && anchor->valid && !anchor_seen && anchor->id > last_id)
+		note_break(&res->first_broken, &res->reason, last_id + 1,
+				   "rows at the end of the log were removed: the writer committed rows up to a higher id");
+}
+
+/*
+ * Open the access log for verification by the current user: found as the
+ * extension's member, SELECT privilege required, layout checked.  *anchor
+ * is the chain end the writer last committed, if the calling statement's
+ * snapshot can judge by it.
+ */
+static Relation
+verify_open(BtAuditAnchor *anchor)
+{
+	Oid			relid;
+	AclResult	aclresult;
+	TransactionId anchor_xid;
+	Relation	rel;
 
 	relid = bt_audit_log_find(NULL);
 	if (!OidIsValid(relid))
@@ -1250,114 +1586,106 @@ biotoken_verify_access_log(PG_FUNCTION_ARGS)
 	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_TABLE, get_rel_name(relid));
-	memset(&anchor, 0, sizeof(anchor));
-	LWLockAcquire(bt_audit_shared->lock, LW_SHARED);
-	{
-		BtAuditDatabase *d = bt_audit_database(MyDatabaseId, false);
-
-		if (d != NULL && d->anchor.valid && d->anchor.relid == relid)
-		{
-			anchor = d->anchor;
-			anchor_xid = d->anchor_xid;
-		}
-	}
-	LWLockRelease(bt_audit_shared->lock);
-
-	rowcxt = AllocSetContextCreate(CurrentMemoryContext, "biotoken verify row",
-								   ALLOCSET_DEFAULT_SIZES);
 	rel = table_open(relid, AccessShareLock);
 	check_log_relation(rel);
 
-	/*
-	 * In id order through the primary key, as the calling statement's
-	 * snapshot sees the table: the snapshot the anchor is judged by below.
-	 */
-	idx = index_open(rel->rd_pkindex, AccessShareLock);
-	scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 0, NULL);
-
-	/* an anchor committed after that snapshot was taken proves nothing */
-	if (anchor.valid &&
+	/* the end the writer last committed, also across restarts */
+	known_chain_end(MyDatabaseId, anchor, &anchor_xid);
+	if (anchor->valid && anchor->relid != relid)
+		anchor->valid = false;
+	/* an anchor committed after the snapshot was taken proves nothing */
+	if (anchor->valid &&
 		(!TransactionIdIsValid(anchor_xid) ||
 		 XidInMVCCSnapshot(anchor_xid, GetActiveSnapshot())))
-		anchor.valid = false;
+		anchor->valid = false;
+	return rel;
+}
 
-	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
+static Datum
+verify_result(FunctionCallInfo fcinfo, const BtVerifyResult *res, bool chunked)
+{
+	TupleDesc	tupdesc;
+	Datum		result[6];
+	bool		rnulls[6];
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	memset(rnulls, false, sizeof(rnulls));
+	result[0] = BoolGetDatum(res->first_broken == 0);
+	result[1] = Int64GetDatum(res->rows);
+	if (res->first_broken != 0)
 	{
-		{
-			Datum		values[NCOLS];
-			bool		nulls[NCOLS];
-			uint8		mac[BT_HMAC_BYTES];
-			int64		id;
-			bytea	   *h;
-
-			oldcxt = MemoryContextSwitchTo(rowcxt);
-			heap_deform_tuple(tup, RelationGetDescr(rel), values, nulls);
-			id = DatumGetInt64(values[COL_ID]);
-			nrows++;
-
-			if (id != last_id + 1)
-				note_break(&first_broken, &reason, id,
-						   last_id == 0 ?
-						   "the log does not start at row 1: rows before this one were removed" :
-						   "rows before this one were removed (its id does not follow the previous row's)");
-			if (last_id == 0 ? !nulls[COL_PREV_HASH] :
-				(nulls[COL_PREV_HASH] ||
-				 VARSIZE_ANY_EXHDR(DatumGetPointer(values[COL_PREV_HASH])) != BT_HMAC_BYTES ||
-				 memcmp(VARDATA_ANY(DatumGetPointer(values[COL_PREV_HASH])),
-						last_hash, BT_HMAC_BYTES) != 0))
-				note_break(&first_broken, &reason, id,
-						   "prev_hash is not the previous row's row_hash: rows were removed, inserted or reordered");
-			if (!row_mac(values, nulls, mac))
-				note_break(&first_broken, &reason, id,
-						   "the key that made this row is not loaded");
-			else if (nulls[COL_ROW_HASH] ||
-					 VARSIZE_ANY_EXHDR(DatumGetPointer(values[COL_ROW_HASH])) != BT_HMAC_BYTES ||
-					 CRYPTO_memcmp(VARDATA_ANY(DatumGetPointer(values[COL_ROW_HASH])),
-								   mac, BT_HMAC_BYTES) != 0)
-				note_break(&first_broken, &reason, id,
-						   "row_hash does not match the row: the row was changed or forged");
-
-			if (anchor.valid && id == anchor.id)
-			{
-				anchor_seen = true;
-				h = nulls[COL_ROW_HASH] ? NULL : DatumGetByteaPP(values[COL_ROW_HASH]);
-				if (h == NULL || VARSIZE_ANY_EXHDR(h) != BT_HMAC_BYTES ||
-					memcmp(VARDATA_ANY(h), anchor.hash, BT_HMAC_BYTES) != 0)
-					note_break(&first_broken, &reason, id,
-							   "this row is not the one the writer committed with this id");
-			}
-
-			last_id = id;
-			if (!nulls[COL_ROW_HASH] &&
-				VARSIZE_ANY_EXHDR(DatumGetPointer(values[COL_ROW_HASH])) == BT_HMAC_BYTES)
-				memcpy(last_hash, VARDATA_ANY(DatumGetPointer(values[COL_ROW_HASH])),
-					   BT_HMAC_BYTES);
-			else
-				memset(last_hash, 0, BT_HMAC_BYTES);
-			MemoryContextSwitchTo(oldcxt);
-			MemoryContextReset(rowcxt);
-		}
-		CHECK_FOR_INTERRUPTS();
-	}
-	systable_endscan_ordered(scan);
-	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
-
-	if (anchor.valid && !anchor_seen && anchor.id > last_id)
-		note_break(&first_broken, &reason, last_id + 1,
-				   "rows at the end of the log were removed: the writer committed rows up to a higher id");
-
-	result[0] = BoolGetDatum(first_broken == 0);
-	result[1] = Int64GetDatum(nrows);
-	if (first_broken != 0)
-	{
-		result[2] = Int64GetDatum(first_broken);
-		result[3] = CStringGetTextDatum(reason);
+		result[2] = Int64GetDatum(res->first_broken);
+		result[3] = CStringGetTextDatum(res->reason);
 	}
 	else
+		rnulls[2] = rnulls[3] = true;
+	if (chunked)
 	{
-		rnulls[2] = true;
-		rnulls[3] = true;
+		result[4] = Int64GetDatum(res->start_id);
+		rnulls[4] = (res->start_id == 0);
+		result[5] = Int64GetDatum(res->next_id);
+		rnulls[5] = (res->next_id == 0);
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, result, rnulls)));
+}
+
+/*
+ * SQL: biotoken.verify_access_log(OUT valid boolean, OUT rows_checked bigint,
+ *		OUT first_broken_id bigint, OUT reason text)
+ *
+ * The whole log, from its first row, in the calling statement's snapshot
+ * (see verify_range).  A log pruned by archive-and-prune starts at its
+ * prune row.
+ */
+Datum
+biotoken_verify_access_log(PG_FUNCTION_ARGS)
+{
+	BtAuditAnchor anchor;
+	BtVerifyResult res;
+	Relation	rel;
+
+	bt_require_preloaded();
+	rel = verify_open(&anchor);
+	verify_range(rel, GetActiveSnapshot(), 0, 0, 0, &anchor, &res);
+	table_close(rel, AccessShareLock);
+	return verify_result(fcinfo, &res, false);
+}
+
+/*
+ * SQL: biotoken.verify_access_log(from_id bigint, max_rows bigint DEFAULT 1000000,
+ *		OUT valid boolean, OUT rows_checked bigint, OUT first_broken_id bigint,
+ *		OUT reason text, OUT start_id bigint, OUT next_id bigint)
+ *
+ * Incremental verification, in bounded chunks: from the last signed
+ * checkpoint (or prune) row at or before from_id, up to max_rows rows from
+ * from_id on (those between the checkpoint and from_id are checked too).
+ * next_id is where the next call goes on (NULL: the end was reached and
+ * checked against the writer's anchor).  Each call is one statement with
+ * its own snapshot, so a loop of calls in separate transactions holds
+ * nothing back for long.
+ */
+Datum
+biotoken_verify_access_log_from(PG_FUNCTION_ARGS)
+{
+	int64		from_id = PG_GETARG_INT64(0);
+	int64		max_rows = PG_GETARG_INT64(1);
+	BtAuditAnchor anchor;
+	BtVerifyResult res;
+	Relation	rel;
+	Relation	idx;
+	int64		start;
+
+	bt_require_preloaded();
+	if (max_rows < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_rows must be at least 1")));
+	rel = verify_open(&anchor);
+	idx = index_open(rel->rd_pkindex, AccessShareLock);
+	start = verify_start(rel, idx, GetActiveSnapshot(), from_id);
+	index_close(idx, AccessShareLock);
+	verify_range(rel, GetActiveSnapshot(), start, from_id, max_rows, &anchor, &res);
+	table_close(rel, AccessShareLock);
+	return verify_result(fcinfo, &res, true);
 }

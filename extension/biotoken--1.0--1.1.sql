@@ -12,9 +12,114 @@
 -- Guard and lineage (guard.c, lineage.c, labels.c)
 -- ====================================================================
 
+-- separation_report() also names the publications that replicate a mixed
+-- table's biometric and identity or financial columns together (issue 9):
+-- a fifth column, so its result type changes and it is made anew.
+DROP FUNCTION biotoken.separation_report();
+-- SECURITY DEFINER: see biotoken--1.0.sql.
+CREATE FUNCTION biotoken.separation_report()
+	RETURNS TABLE(relation regclass, biometric_columns text[],
+				  other_columns text[], grant_ids bigint[],
+				  publications name[])
+	LANGUAGE sql STABLE SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+	WITH cols AS (
+		-- partitions are reported through their parent, which covers them
+		SELECT cc.relation, cc.column_name, cc.category, a.attnum
+		  FROM biotoken.classified_columns cc
+		  JOIN pg_catalog.pg_class c ON c.oid = cc.relation
+		  JOIN pg_catalog.pg_attribute a
+			ON a.attrelid = cc.relation AND a.attname = cc.column_name
+		 WHERE NOT c.relispartition
+	), mixed AS (
+		SELECT cols.relation,
+			   pg_catalog.array_agg(cols.column_name::text ORDER BY cols.attnum)
+				   FILTER (WHERE cols.category = 'biometric') AS biometric_columns,
+			   pg_catalog.array_agg(cols.column_name::text ORDER BY cols.attnum)
+				   FILTER (WHERE cols.category IN ('identity', 'financial')) AS other_columns
+		  FROM cols
+		 GROUP BY cols.relation
+	)
+	SELECT m.relation, m.biometric_columns, m.other_columns,
+		   -- a grant covers the table when it lists no tables, or lists the
+		   -- table or an ancestor (DESIGN.md, Audit grants); one listing a
+		   -- partition or child covers that part of the table's data
+		   ARRAY(SELECT g.grant_id
+				   FROM biotoken.audit_grants g
+				  WHERE g.revoked_at IS NULL
+					AND g.expires_at OPERATOR(pg_catalog.>) pg_catalog.clock_timestamp()
+					AND (g.relations IS NULL
+					 OR g.relations::oid[] OPERATOR(pg_catalog.&&) ARRAY(
+						  WITH RECURSIVE up(relid) AS (
+							  SELECT m.relation::oid
+							  UNION
+							  SELECT i.inhparent
+								FROM pg_catalog.pg_inherits i
+								JOIN up ON i.inhrelid = up.relid),
+						  down(relid) AS (
+							  SELECT m.relation::oid
+							  UNION
+							  SELECT i.inhrelid
+								FROM pg_catalog.pg_inherits i
+								JOIN down ON i.inhparent = down.relid)
+						  SELECT up.relid FROM up
+						  UNION
+						  SELECT down.relid FROM down))
+				  ORDER BY g.grant_id),
+		   -- logical replication sends whole published rows to any role
+		   -- with REPLICATION, and subscribers get no labels: the
+		   -- publications whose column list carries both kinds of columns
+		   -- of this table (or of one of its partitions)
+		   ARRAY(SELECT DISTINCT pt.pubname
+				   FROM pg_catalog.pg_publication_tables pt
+				   JOIN pg_catalog.pg_namespace pn ON pn.nspname = pt.schemaname
+				   JOIN pg_catalog.pg_class pc
+					 ON pc.relnamespace = pn.oid AND pc.relname = pt.tablename
+				  WHERE (pc.oid OPERATOR(pg_catalog.=) m.relation::oid
+						 OR pc.oid IN (SELECT pt2.relid
+										 FROM pg_catalog.pg_partition_tree(m.relation) pt2))
+					AND pt.attnames OPERATOR(pg_catalog.&&) m.biometric_columns::name[]
+					AND pt.attnames OPERATOR(pg_catalog.&&) m.other_columns::name[]
+				  ORDER BY pt.pubname)
+	  FROM mixed m
+	  JOIN pg_catalog.pg_class c ON c.oid = m.relation
+	  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+	 WHERE m.biometric_columns IS NOT NULL AND m.other_columns IS NOT NULL
+	 ORDER BY n.nspname, c.relname
+	$$;
+COMMENT ON FUNCTION biotoken.separation_report() IS
+	'tables that keep biometric columns together with identity or financial columns, the active audit grants that cover them, and the publications that replicate both';
+REVOKE ALL ON FUNCTION biotoken.separation_report() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biotoken.separation_report() TO biotoken_admin;
+
 -- ====================================================================
 -- Hardening: install, roles, profiles, keys, settings, DROP (issue #10)
 -- ====================================================================
+
+-- pg_dump carries no live power: audit grants are not dumped, since a
+-- restored grant would be in force in the new database with no grant
+-- record in its access log.  Only the id sequence is, so that grant ids
+-- of the new database never repeat those its dumped log rows name.
+-- (Calling pg_extension_config_dump again replaces the table's filter.)
+SELECT pg_catalog.pg_extension_config_dump('biotoken.audit_grants', 'WHERE false');
+
+-- Key check values: the first use of a key id in this database records an
+-- HKDF output of that key under its own label (safe to store: it reveals
+-- nothing of the key or its sub-keys); every backend compares it when it
+-- first uses the key id, so a different key under a known id is a clear
+-- error, not silent non-matches.  Written by the library only; dumped, so
+-- a restored database still knows which keys made its templates.
+CREATE TABLE biotoken.key_checks (
+	key_id int PRIMARY KEY CHECK (key_id BETWEEN 1 AND 65535),
+	check_value bytea NOT NULL CHECK (pg_catalog.length(check_value) = 32),
+	recorded_at timestamptz NOT NULL
+);
+COMMENT ON TABLE biotoken.key_checks IS
+	'key check values: which key each key id named when this database first used it; a different key under the same id is refused';
+REVOKE ALL ON biotoken.key_checks FROM PUBLIC;
+GRANT SELECT ON biotoken.key_checks TO biotoken_admin, biotoken_auditor;
+SELECT pg_catalog.pg_extension_config_dump('biotoken.key_checks', '');
 
 -- ====================================================================
 -- Secrets in logs, memory bounds (issue #16)
@@ -48,6 +153,28 @@ COMMENT ON TYPE biotoken.redacted_probe IS
 -- ====================================================================
 -- The access log: checkpoints, retention, capacity (issue #11)
 -- ====================================================================
+
+-- Two more kinds of row, written by the writer itself: a signed
+-- checkpoint every biotoken.audit_checkpoint_rows rows (its prev_hash is
+-- the chain head, its row_hash signs it), and the row archive-and-prune
+-- leaves where it removed the head of the log.
+ALTER TABLE biotoken.access_log DROP CONSTRAINT access_log_event_check;
+ALTER TABLE biotoken.access_log ADD CONSTRAINT access_log_event_check
+	CHECK (event IN ('refused', 'allowed', 'grant', 'revoke', 'label',
+					 'setting', 'read', 'checkpoint', 'prune'));
+COMMENT ON COLUMN biotoken.access_log.event IS
+	'refused, allowed, grant, revoke, label, setting or read; checkpoint and prune rows are the log''s own';
+
+CREATE FUNCTION biotoken.verify_access_log(from_id bigint,
+	max_rows bigint DEFAULT 1000000,
+	OUT valid boolean, OUT rows_checked bigint, OUT first_broken_id bigint,
+	OUT reason text, OUT start_id bigint, OUT next_id bigint)
+	AS 'MODULE_PATHNAME', 'biotoken_verify_access_log_from'
+	LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION biotoken.verify_access_log(bigint, bigint) IS
+	'checks the access log in a bounded chunk: from the last signed checkpoint at or before from_id, at most max_rows rows; next_id is where the next call goes on (NULL at the end)';
+REVOKE ALL ON FUNCTION biotoken.verify_access_log(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biotoken.verify_access_log(bigint, bigint) TO biotoken_auditor;
 
 -- ====================================================================
 -- Versions and packaging (issue #13)

@@ -25,6 +25,7 @@
 #include "biotoken.h"
 #include "flat.h"
 #include "guard.h"
+#include "catalog.h"
 #include "guc.h"
 #include "keys.h"
 #include "labels.h"
@@ -68,6 +69,9 @@ _PG_init(void)
 	 * invalidation callbacks; before the guard, which reads the cache.
 	 */
 	bt_labels_init();
+
+	/* the access log cannot be dropped with its rows (catalog.c) */
+	bt_catalog_init();
 
 	/*
 	 * 4. the guard: its executor, planner and utility hooks and transaction

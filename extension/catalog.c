@@ -26,6 +26,13 @@
  * ADD/DROP sends no invalidation; only the extension owner can do it, and
  * a new session (or any DDL on a biotoken table) sees it.
  *
+ * Dropping the access log: DROP EXTENSION biotoken would drop the access
+ * log with it, and with it the record of who combined what.  An object
+ * access hook refuses the drop of the log table (42501) while it holds a
+ * row, unless a superuser set biotoken.allow_drop = on in the same
+ * transaction (SET LOCAL).  Either way a line goes to the server log.  A
+ * server that did not preload biotoken runs no hook and cannot refuse.
+ *
  * Locking: catalog scans with AccessShareLock on pg_extension and
  * pg_depend; callers must be in a transaction.
  *
@@ -44,16 +51,28 @@
 #include "catalog/indexing.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_depend.h"
+#include "catalog/objectaccess.h"
 #include "catalog/pg_extension.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
+#include "access/tableam.h"
+#include "access/xlog.h"
+#include "catalog/namespace.h"
+#include "executor/tuptable.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "utils/snapmgr.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
+#include "biotoken.h"
 #include "catalog.h"
+#include "guc.h"
+#include "keys.h"
 
 #define BT_CATALOG_EXTNAME	"biotoken"
 
@@ -62,6 +81,7 @@ static const char *const rel_names[BT_CATALOG_NRELS] = {
 	[BT_CATALOG_AUDIT_GRANTS] = "audit_grants",
 	[BT_CATALOG_LABEL_LINEAGE] = "label_lineage",
 	[BT_CATALOG_MODEL_PROFILES] = "model_profiles",
+	[BT_CATALOG_KEY_CHECKS] = "key_checks",
 };
 
 /* the cache; valid only when cache_valid */
@@ -70,6 +90,10 @@ static Oid	cache_extoid = InvalidOid;	/* InvalidOid: no extension here */
 static Oid	cache_extowner = InvalidOid;
 static Oid	cache_relids[BT_CATALOG_NRELS];
 static bool callback_registered = false;
+
+/* key ids whose check value this backend compared in this database */
+static int	checked_keys[BT_MAX_KEYS];
+static int	nchecked_keys = 0;
 
 /*
  * Relcache callback: forget everything when one of our tables (or every
@@ -86,6 +110,7 @@ catalog_relcache_callback(Datum arg, Oid relid)
 	if (!OidIsValid(relid) || !OidIsValid(cache_extoid))
 	{
 		cache_valid = false;
+		nchecked_keys = 0;
 		return;
 	}
 	for (i = 0; i < BT_CATALOG_NRELS; i++)
@@ -94,6 +119,7 @@ catalog_relcache_callback(Datum arg, Oid relid)
 		if (cache_relids[i] == relid || !OidIsValid(cache_relids[i]))
 		{
 			cache_valid = false;
+			nchecked_keys = 0;
 			return;
 		}
 	}
@@ -287,4 +313,212 @@ bt_catalog_relname(BtCatalogRel which)
 {
 	Assert(which >= 0 && which < BT_CATALOG_NRELS);
 	return rel_names[which];
+}
+
+
+/* ----------------------------------------------------------------
+ * DROP of the access log
+ * ----------------------------------------------------------------
+ */
+
+static object_access_hook_type prev_object_access = NULL;
+
+/* whether a table has a row visible to a fresh snapshot */
+static bool
+table_has_rows(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Snapshot	snapshot = RegisterSnapshot(GetLatestSnapshot());
+	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	bool		found;
+
+	found = table_scan_getnextslot(scan, ForwardScanDirection, slot);
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * Object access hook: the drop of biotoken's access log table (by DROP
+ * EXTENSION; the extension forbids dropping it alone) is refused while
+ * the log holds rows, unless a superuser allowed it in this transaction.
+ */
+static void
+bt_object_access_drop(ObjectAccessType access, Oid classId, Oid objectId,
+					  int subId, void *arg)
+{
+	if (prev_object_access)
+		prev_object_access(access, classId, objectId, subId, arg);
+
+	if (access != OAT_DROP || classId != RelationRelationId || subId != 0 ||
+		!IsTransactionState())
+		return;
+	/* the relid is cached; this is a few comparisons for other drops */
+	if (objectId != bt_catalog_relid(BT_CATALOG_ACCESS_LOG) ||
+		!OidIsValid(objectId))
+		return;
+	if (!table_has_rows(objectId))
+		return;
+
+	if (bt_guc_allow_drop_in_force() && superuser())
+	{
+		ereport(LOG_SERVER_ONLY,
+				(errmsg("biotoken: the access log of database \"%s\" was dropped with its rows under biotoken.allow_drop",
+						get_database_name(MyDatabaseId)),
+				 errhidestmt(true)));
+		return;
+	}
+	ereport(LOG_SERVER_ONLY,
+			(errmsg("biotoken: refused to drop the access log of database \"%s\", which holds rows",
+					get_database_name(MyDatabaseId))));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("cannot drop the biotoken access log while it holds rows"),
+			 errdetail("Dropping extension biotoken would drop the record of every refused and granted statement."),
+			 errhint("Export the access log first; then a superuser may run SET LOCAL biotoken.allow_drop = on and DROP EXTENSION in one transaction.")));
+}
+
+/*
+ * bt_catalog_init
+ *		Install the object access hook that guards the access log.  Called
+ *		from _PG_init when preloaded.
+ */
+void
+bt_catalog_init(void)
+{
+	prev_object_access = object_access_hook;
+	object_access_hook = bt_object_access_drop;
+}
+
+
+/* ----------------------------------------------------------------
+ * Key check values
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * The check value recorded for key_id in biotoken.key_checks, into *check;
+ * false if there is none.  The caller holds a lock on rel.
+ */
+static bool
+read_key_check(Relation rel, int key_id, uint8 *check)
+{
+	/* a parallel worker may only use the statement's snapshot */
+	Snapshot	snapshot = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() :
+											GetLatestSnapshot());
+	TableScanDesc scan = table_beginscan(rel, snapshot, 0, NULL);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	bool		found = false;
+
+	while (!found && table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, 1, &isnull);
+		bytea	   *b;
+
+		if (isnull || DatumGetInt32(d) != key_id)
+			continue;
+		b = DatumGetByteaPP(slot_getattr(slot, 2, &isnull));
+		if (isnull || VARSIZE_ANY_EXHDR(b) != BT_KEY_BYTES)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("biotoken.key_checks holds an invalid check value for key id %d",
+							key_id)));
+		memcpy(check, VARDATA_ANY(b), BT_KEY_BYTES);
+		found = true;
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	return found;
+}
+
+/*
+ * bt_catalog_check_key
+ *		Make sure key is the key this database knows under its id.
+ *
+ * A key check value (an HKDF output of the master key under its own label,
+ * safe to store) is recorded in biotoken.key_checks the first time a key id
+ * is used in a database, and compared every time a backend first uses that
+ * key id there.  A different key under a known id (a wrong key file, a
+ * restore onto a server with other keys) throws 55000 at once, instead of
+ * silently giving non-matches.  The table is dumped by pg_dump, so a
+ * restored database keeps the check values of the keys its templates were
+ * made with.  Nothing is written on a standby, in a parallel worker or
+ * outside a transaction: there the value is only compared.  Cheap once a
+ * key id is checked (a loop over at most BT_MAX_KEYS ints).  Takes
+ * AccessShareLock on the table, and ShareRowExclusiveLock to record a new
+ * value (so that two first uses cannot record two rows).
+ */
+void
+bt_catalog_check_key(const BtKey *key)
+{
+	Oid			relid;
+	Relation	rel;
+	uint8		check[BT_KEY_BYTES];
+	bool		found;
+	int			i;
+
+	if (key == NULL)
+		return;
+	for (i = 0; i < nchecked_keys; i++)
+		if (checked_keys[i] == key->key_id)
+			return;
+	if (!IsTransactionState())
+		return;
+	relid = bt_catalog_relid(BT_CATALOG_KEY_CHECKS);
+	if (!OidIsValid(relid))
+		return;					/* no extension here, or not updated yet */
+
+	rel = table_open(relid, AccessShareLock);
+	found = read_key_check(rel, key->key_id, check);
+	table_close(rel, AccessShareLock);
+
+	if (!found && !RecoveryInProgress() && !IsInParallelMode() &&
+		!XactReadOnly)
+	{
+		rel = table_open(relid, ShareRowExclusiveLock);
+		found = read_key_check(rel, key->key_id, check);
+		if (!found)
+		{
+			Datum		values[3];
+			bool		nulls[3] = {false, false, false};
+			bytea	   *b = palloc(VARHDRSZ + BT_KEY_BYTES);
+			HeapTuple	tup;
+
+			if (RelationGetNumberOfAttributes(rel) != 3)
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("table \"%s.key_checks\" has an unexpected layout", BT_SCHEMA),
+						 errhint("Reinstall the biotoken extension.")));
+			SET_VARSIZE(b, VARHDRSZ + BT_KEY_BYTES);
+			memcpy(VARDATA(b), key->check, BT_KEY_BYTES);
+			values[0] = Int32GetDatum(key->key_id);
+			values[1] = PointerGetDatum(b);
+			values[2] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+			tup = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+			CatalogTupleInsert(rel, tup);
+			CommandCounterIncrement();
+			memcpy(check, key->check, BT_KEY_BYTES);
+			found = true;
+		}
+		/* keep the lock to commit: a concurrent first use waits, then sees it */
+		table_close(rel, NoLock);
+	}
+	if (!found)
+		return;					/* compare again at the next use */
+
+	if (memcmp(check, key->check, BT_KEY_BYTES) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("key id %d does not match the key that made these templates",
+						key->key_id),
+				 errdetail("The key loaded under id %d is not the one this database recorded for that id in biotoken.key_checks; its templates would never match and its access-log rows would not verify.",
+						   key->key_id),
+				 errhint("Load the key file these templates were made with (biotoken.key_file or biotoken.key_command) and restart the server.")));
+	if (nchecked_keys < BT_MAX_KEYS)
+		checked_keys[nchecked_keys++] = key->key_id;
 }

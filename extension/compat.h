@@ -77,6 +77,7 @@ typedef struct BtRtePerms
 	const Bitmapset *updated;	/* written by UPDATE */
 	const Bitmapset *extra_updated; /* generated columns UPDATE recomputes
 									 * (15 only; 16 dropped it) */
+	AclMode		required;		/* requiredPerms (0 for a planner-added child) */
 } BtRtePerms;
 
 /*
@@ -99,11 +100,13 @@ bt_rte_perms(List *permInfos, const RangeTblEntry *rte, BtRtePerms *perms)
 	perms->inserted = pi->insertedCols;
 	perms->updated = pi->updatedCols;
 	perms->extra_updated = NULL;
+	perms->required = pi->requiredPerms;
 #else
 	perms->selected = rte->selectedCols;
 	perms->inserted = rte->insertedCols;
 	perms->updated = rte->updatedCols;
 	perms->extra_updated = rte->extraUpdatedCols;
+	perms->required = rte->requiredPerms;
 #endif
 	return true;
 }
@@ -135,6 +138,39 @@ bt_rte_perms(List *permInfos, const RangeTblEntry *rte, BtRtePerms *perms)
 #else
 #define BT_NORETURN		pg_attribute_noreturn()
 #endif
+
+/*
+ * This backend's local transaction id.  PostgreSQL 17 moved it into
+ * MyProc->vxid.
+ */
+#if PG_VERSION_NUM >= 170000
+#define BT_MY_LXID		(MyProc->vxid.lxid)
+#else
+#define BT_MY_LXID		(MyProc->lxid)
+#endif
+
+/*
+ * An ALTER TABLE subcommand's kind, with the "...Recurse" variants that
+ * PostgreSQL 16 removed folded into their plain kind.
+ */
+static inline AlterTableType
+bt_alter_table_subtype(const AlterTableCmd *cmd)
+{
+#if PG_VERSION_NUM < 160000
+	switch (cmd->subtype)
+	{
+		case AT_AddColumnRecurse:
+			return AT_AddColumn;
+		case AT_AddConstraintRecurse:
+			return AT_AddConstraint;
+		case AT_ValidateConstraintRecurse:
+			return AT_ValidateConstraint;
+		default:
+			break;
+	}
+#endif
+	return cmd->subtype;
+}
 
 /*
  * The PGPROC number of this process, which indexes per-process slots in

@@ -15,7 +15,16 @@
  * are also exposed to SQL as biotoken.valid_*(text), for DBAs.
  *
  * Discovery runs with the caller's privileges: it samples only columns the
- * caller may SELECT (row-level security applies as for any query), takes
+ * caller may SELECT.  It runs no one else's code: the caller is a
+ * biotoken_admin member, and a table owner's function run as that caller
+ * could grant itself an audit grant.  So every query runs with search_path
+ * = pg_catalog, pg_temp (no operator or function of another schema can
+ * capture a name), the sample is read with row_security = off (a table
+ * whose row-level security would apply to the caller is skipped with a
+ * NOTICE instead of running its policies), the sample query casts only
+ * integer and string columns (whose casts to text are built in or binary)
+ * and calls only pg_catalog functions, and it runs as a
+ * security-restricted operation, as ANALYZE does.  Discovery takes
  * AccessShareLock on each sampled table without waiting and on its
  * partitions and children waiting 100 ms at most (a table locked by
  * someone else is skipped with a NOTICE: discovery does not queue behind
@@ -1539,13 +1548,29 @@ sample_relation(BtRelation *rel, int sample_rows)
 			else
 			{
 				int			nestlevel = NewGUCNestLevel();
+				Oid			save_userid;
+				int			save_sec_context;
 
 				if (LockTimeout == 0 || LockTimeout > BT_LOCK_TIMEOUT_MS)
 					(void) set_config_option("lock_timeout",
 											 CppAsString2(BT_LOCK_TIMEOUT_MS),
 											 PGC_USERSET, PGC_S_SESSION,
 											 GUC_ACTION_SAVE, true, 0, false);
+
+				/*
+				 * No policy may run (row_security = off: a table whose
+				 * policies would apply to the caller fails and is skipped),
+				 * and nothing run meanwhile may change the session's state
+				 * (security-restricted, as ANALYZE).
+				 */
+				(void) set_config_option("row_security", "off",
+										 PGC_USERSET, PGC_S_SESSION,
+										 GUC_ACTION_SAVE, true, 0, false);
+				GetUserIdAndSecContext(&save_userid, &save_sec_context);
+				SetUserIdAndSecContext(save_userid,
+									   save_sec_context | SECURITY_RESTRICTED_OPERATION);
 				read_sample(rel, sample_rows);
+				SetUserIdAndSecContext(save_userid, save_sec_context);
 				AtEOXact_GUC(true, nestlevel);
 			}
 			ReleaseCurrentSubTransaction();
@@ -1770,6 +1795,7 @@ biotoken_discover(PG_FUNCTION_ARGS)
 	List	   *rels;
 	ListCell   *lc;
 	int			ret;
+	int			nestlevel;
 
 	bt_require_preloaded();
 	if (sample_rows < 0 || sample_rows > BT_DISCOVER_MAX_SAMPLE)
@@ -1780,6 +1806,16 @@ biotoken_discover(PG_FUNCTION_ARGS)
 				 errhint("Use 0 to look at column names only.")));
 
 	InitMaterializedSRF(fcinfo, 0);
+
+	/*
+	 * Every query below names pg_catalog objects unqualified (operators),
+	 * so no other schema may be searched: a table owner's operator that
+	 * matched better would run as the caller, an admin.
+	 */
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 
 	if ((ret = SPI_connect()) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed: %s", SPI_result_code_string(ret));
@@ -1860,5 +1896,6 @@ biotoken_discover(PG_FUNCTION_ARGS)
 	}
 
 	SPI_finish();
+	AtEOXact_GUC(true, nestlevel);
 	return (Datum) 0;
 }

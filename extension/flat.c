@@ -1037,8 +1037,8 @@ flat_keep_run(BtFlatScanOpaque so, int n, const uint8 *const *recs,
 }
 
 /*
- * Every row of one page (share-locked by the caller): runs of records that
- * share a header go to the kernel BT_FLAT_BATCH at a time.  A record that
+ * Every row of one page (a private copy: no buffer lock is held): runs of
+ * records that share a header go to the kernel BT_FLAT_BATCH at a time.  A record that
  * starts a new run may throw (a key that is not loaded, a probe of other
  * dimensions: the errors of biometric_distance).
  *
@@ -1105,7 +1105,8 @@ flat_scan_page(BtFlatScanOpaque so, Page page, const char *prefetch)
 /*
  * Read the pages [start, end) of the index for the current pass, each page
  * pinned one page ahead so that flat_scan_page can prefetch it, and
- * share-locked while flat_scan_page computes its distances.
+ * share-locked only while it is copied: flat_scan_page computes the
+ * distances on the copy.
  */
 static void
 flat_scan_range(IndexScanDesc scan, BlockNumber start, BlockNumber end,
@@ -1115,6 +1116,7 @@ flat_scan_range(IndexScanDesc scan, BlockNumber start, BlockNumber end,
 	BtFlatScanOpaque so = (BtFlatScanOpaque) scan->opaque;
 	BlockNumber blkno;
 	Buffer		next;
+	PGAlignedBlock copy;
 
 	if (start >= end)
 		return;
@@ -1123,6 +1125,7 @@ flat_scan_range(IndexScanDesc scan, BlockNumber start, BlockNumber end,
 	{
 		Buffer		buf = next;
 		Page		page;
+		bool		usable;
 
 		CHECK_FOR_INTERRUPTS();
 		next = InvalidBuffer;
@@ -1130,13 +1133,23 @@ flat_scan_range(IndexScanDesc scan, BlockNumber start, BlockNumber end,
 			next = ReadBufferExtended(index, MAIN_FORKNUM, blkno + 1,
 									  RBM_NORMAL, bas);
 
+		/*
+		 * Copy the page and let go of it before looking at a row: a row can
+		 * start a run, which projects the probe (allocating megabytes,
+		 * reading a model profile, checking a key), and keeping a row can
+		 * grow the array.  None of that may happen under a buffer lock,
+		 * which blocks writers of the page and cannot be interrupted.
+		 */
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		BT_TEST_FOR_OLD_SNAPSHOT(scan->xs_snapshot, index, page);
-		if (!PageIsNew(page) && !FlatPageIsDeleted(page))
-			flat_scan_page(so, page,
-						   BufferIsValid(next) ? BufferGetPage(next) : NULL);
+		usable = !PageIsNew(page) && !FlatPageIsDeleted(page);
+		if (usable)
+			memcpy(copy.data, page, BLCKSZ);
 		UnlockReleaseBuffer(buf);
+		if (usable)
+			flat_scan_page(so, (Page) copy.data,
+						   BufferIsValid(next) ? BufferGetPage(next) : NULL);
 	}
 }
 

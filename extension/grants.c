@@ -11,6 +11,14 @@
  * behalf.  Role membership is always tested with is_member_of_role_nosuper:
  * a superuser belongs only to the roles it was granted.
  *
+ * One person, several roles.  A grantor who can act as the grantee is the
+ * grantee: a role with CREATEROLE can set the password of (on PostgreSQL
+ * 15) any role that is not a superuser, a role with ADMIN OPTION on the
+ * grantee can make itself a member.  Such grants are refused, and logged.
+ * A login who can act as the grantor (a superuser who gave a grant and then
+ * SET SESSION AUTHORIZATION to the grantee, or a member of the grantor's
+ * role) cannot use it: the guard sees no covering grant and refuses.
+ *
  * The guard's lookup (bt_grants_find_covering) runs only on its rare path,
  * when a statement actually combines categories.  It scans the table
  * directly under a fresh snapshot, without SPI, so the guard's executor
@@ -33,6 +41,7 @@
 #include "access/xact.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
@@ -102,15 +111,47 @@ require_admin(const char *action)
 						   BT_ADMIN_ROLE)));
 }
 
+/* Whether a role has the CREATEROLE attribute itself (not as superuser). */
+static bool
+has_createrole_attribute(Oid roleid)
+{
+	HeapTuple	tup = SearchSysCache1(AUTHOID, ObjectIdGetDatum(roleid));
+	bool		result = false;
+
+	if (HeapTupleIsValid(tup))
+	{
+		result = ((Form_pg_authid) GETSTRUCT(tup))->rolcreaterole;
+		ReleaseSysCache(tup);
+	}
+	return result;
+}
+
 /*
- * Whether a grant from grantor to grantee is void under the two-person
+ * Whether grantor can make itself grantee without anyone else: set its
+ * password (CREATEROLE over a role that is not a superuser) or join it
+ * (ADMIN OPTION on it).  A superuser grantor is judged when the grant is
+ * used, by who logged in.
+ */
+static bool
+can_become(Oid grantor, Oid grantee)
+{
+	if (superuser_arg(grantor))
+		return false;
+	if (has_createrole_attribute(grantor) && !superuser_arg(grantee))
+		return true;
+	return is_admin_of_role(grantor, grantee);
+}
+
+/*
+ * Whether grantor to grantee is void under the two-person
  * rule: the grantor is the grantee or belongs to it.  Checked when a grant
  * is given and again every time it is used.
  */
 static bool
 grant_is_void(Oid grantor, Oid grantee)
 {
-	return grantor == grantee || is_member_of_role_nosuper(grantor, grantee);
+	return grantor == grantee || is_member_of_role_nosuper(grantor, grantee) ||
+		can_become(grantor, grantee);
 }
 
 /*
@@ -318,6 +359,32 @@ biotoken_grant_audit(PG_FUNCTION_ARGS)
 						   bt_max_grant_duration),
 				 errhint("Ask for a shorter grant; it is not shortened for you.")));
 
+	/* One person behind two roles: refuse, and say so in the access log. */
+	if (grantor != grantee && !is_member_of_role_nosuper(grantor, grantee) &&
+		can_become(grantor, grantee))
+	{
+		StringInfoData detail;
+
+		initStringInfo(&detail);
+		appendStringInfoString(&detail, "{\"refused\": \"grant_audit\", \"grantee\": ");
+		escape_json(&detail, GetUserNameFromId(grantee, false));
+		appendStringInfoString(&detail, ", \"reason\": \"the grantor can act as the grantee\"}");
+		memset(&rec, 0, sizeof(rec));
+		rec.event = BT_EVENT_REFUSED;
+		rec.grant_id = 0;
+		rec.categories = 0;
+		rec.columns = NIL;
+		rec.detail = detail.data;
+		bt_audit_write(&rec);
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot give an audit grant to a role you can act as"),
+				 errdetail("Role \"%s\" has CREATEROLE or ADMIN OPTION over role \"%s\", so the two are one person.",
+						   GetUserNameFromId(grantor, false),
+						   GetUserNameFromId(grantee, false)),
+				 errhint("A member of biotoken_admin without power over the grantee must give the grant.")));
+	}
+
 	/* Two-person rule */
 	if (grant_is_void(grantor, grantee))
 		ereport(ERROR,
@@ -443,14 +510,18 @@ biotoken_revoke_audit(PG_FUNCTION_ARGS)
 
 /*
  * Whether the session user may use a grant to grantee from grantor:
- * a member of the grantee (not by superuser status) and the grant not
- * voided by the two-person rule.
+ * a member of the grantee (not by superuser status), the grant not
+ * voided by the two-person rule, and the login not the grantor under
+ * another name (SET SESSION AUTHORIZATION).
  */
 static bool
 grant_usable(Oid grantee, Oid grantor)
 {
+	Oid			login = GetAuthenticatedUserId();
+
 	return is_member_of_role_nosuper(GetSessionUserId(), grantee) &&
-		!grant_is_void(grantor, grantee);
+		!grant_is_void(grantor, grantee) &&
+		login != grantor && !is_member_of_role_nosuper(login, grantor);
 }
 
 /*

@@ -57,6 +57,18 @@
  * judged at every run, so a revocation stops the cursor and every fetch it
  * lets through is logged.
  *
+ * Reads no permission check reports (guard_reads.c).  Triggers, CHECK
+ * constraints, index expressions, generated columns and row-level security
+ * policies read stored columns the permission information does not name;
+ * collect_rtable adds them for the relations whose label-cache entry says
+ * they have any (one flag test otherwise), with the statement's PlannedStmt
+ * telling which relations are UPDATE or DELETE targets.  What deferred
+ * triggers will read is kept for the transaction and judged by the
+ * statement that fires them (SET CONSTRAINTS ... IMMEDIATE, or user code
+ * run at COMMIT).  Utility commands that evaluate expressions over every
+ * row (ALTER TABLE ... ADD CHECK, VALIDATE, TYPE ... USING, ADD COLUMN ...
+ * GENERATED, CREATE INDEX, CREATE STATISTICS) are judged before they run.
+ *
  * With biotoken.scope = transaction a second set accumulates over the
  * transaction in TopTransactionContext; it is dropped at commit and abort
  * (a procedure's COMMIT starts a new one) and not at subtransaction abort,
@@ -97,6 +109,7 @@
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
 #include "commands/defrem.h"
 #include "commands/prepare.h"
@@ -124,6 +137,7 @@
 #include "compat.h"
 #include "grants.h"
 #include "guard.h"
+#include "guard_reads.h"
 #include "guc.h"
 #include "labels.h"
 #include "lineage.h"
@@ -192,6 +206,7 @@ static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 static ExecutorEnd_hook_type prev_ExecutorEnd = NULL;
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static planner_hook_type prev_planner = NULL;
+static object_access_hook_type prev_object_access = NULL;
 
 /* Nesting of planner, executor and utility calls; 0 between statements. */
 static int	nesting_level = 0;
@@ -211,6 +226,10 @@ static bool starting_classified = false;
 
 /* The portals whose columns are judged again when they deliver rows. */
 static dlist_head guard_portals = DLIST_STATIC_INIT(guard_portals);
+
+/* The relation a CREATE TABLE AS in progress created (its first). */
+static bool capturing_created = false;
+static Oid	created_relid = InvalidOid;
 
 /* Set while the guard itself calls out (lineage labels); skip the hooks. */
 static bool in_guard = false;
@@ -232,6 +251,9 @@ static TimestampTz stmt_grant_checked_at = 0;	/* when it was last read */
 
 /* scope = transaction: in TopTransactionContext, NULL when empty */
 static BtGuardSet *xact_set = NULL;
+
+/* What deferred triggers queued so far will read; as xact_set */
+static BtGuardSet *deferred_set = NULL;
 
 static void bt_guard_reset_statement(void);
 
@@ -392,12 +414,16 @@ combines(int read_cats, int write_cats)
 /*
  * Whether a range-table entry is a relation whose data the guard judges.
  * Views are judged through the tables under them, which the rewriter has
- * put into the same range table.
+ * put into the same range table.  The EXCLUDED pseudo-relation of an
+ * upsert (relkind composite type) holds the row being inserted: the
+ * values the statement writes, whose own sources are judged where they
+ * are read, not stored data.
  */
 static inline bool
 rte_is_judged(const RangeTblEntry *rte)
 {
-	return rte->rtekind == RTE_RELATION && rte->relkind != RELKIND_VIEW;
+	return rte->rtekind == RTE_RELATION && rte->relkind != RELKIND_VIEW &&
+		rte->relkind != RELKIND_COMPOSITE_TYPE;
 }
 
 /*
@@ -435,6 +461,104 @@ set_add_classified(BtGuardSet *set, Oid relid, BtLabelsRelation *rel,
 	}
 }
 
+/* Add every member of a column set (offset attnums) as read. */
+static void
+set_add_read_cols(BtGuardSet *set, Oid relid, const Bitmapset *cols)
+{
+	int			i = -1;
+
+	while ((i = bms_next_member(cols, i)) >= 0)
+		set_add_column(set, relid, i + FirstLowInvalidHeapAttributeNumber,
+					   true, false);
+}
+
+/*
+ * Note that the transaction's deferred triggers will read these columns:
+ * the statement that fires them (SET CONSTRAINTS, COMMIT) counts them.
+ * Inside a procedure, function or DO block (a nested statement) that may
+ * be the enclosing statement itself, whose COMMIT fires them without a
+ * hook of ours seeing it: there they count at once, in set (stricter).
+ */
+static void
+note_deferred_reads(BtGuardSet *set, Oid relid, const Bitmapset *cols)
+{
+	if (nesting_level > 1)
+		set_add_read_cols(set, relid, cols);
+	if (deferred_set == NULL)
+	{
+		deferred_set = MemoryContextAlloc(TopTransactionContext,
+										  sizeof(BtGuardSet));
+		set_init(deferred_set, TopTransactionContext);
+	}
+	set_add_relation(deferred_set, relid);
+	set_add_read_cols(deferred_set, relid, cols);
+}
+
+/*
+ * The reads the executor makes of a classified relation beyond its
+ * permission information (guard_reads.c): its row-level security policies
+ * and, when it is a target of an UPDATE or DELETE in pstmt, its triggers,
+ * CHECK constraints, index expressions and generated columns.  Out of
+ * line: most relations have none of them.
+ */
+static pg_noinline void
+collect_executor_reads(BtGuardSet *set, RangeTblEntry *rte,
+					   const BtRtePerms *perms, Index rti, int relflags,
+					   PlannedStmt *pstmt)
+{
+	bool		is_update = false;
+	bool		is_delete = false;
+
+	if (relflags & BT_LABELS_REL_RLS)
+		set_add_read_cols(set, rte->relid, bt_guard_reads_policies(rte->relid));
+
+	if (pstmt != NULL && list_member_int(pstmt->resultRelations, rti))
+	{
+		switch (pstmt->commandType)
+		{
+			case CMD_UPDATE:
+				is_update = true;
+				break;
+			case CMD_DELETE:
+				is_delete = true;
+				break;
+			case CMD_MERGE:
+				is_update = (perms->required & ACL_UPDATE) != 0 ||
+					perms->required == 0;
+				is_delete = (perms->required & ACL_DELETE) != 0;
+				break;
+			case CMD_INSERT:
+				/* ON CONFLICT DO UPDATE updates the conflicting row */
+				is_update = (perms->required & ACL_UPDATE) != 0;
+				break;
+			default:
+				break;
+		}
+	}
+	if ((is_update || is_delete) &&
+		(relflags & (BT_LABELS_REL_TRIGGERS | BT_LABELS_REL_CHECKS |
+					 BT_LABELS_REL_INDEXES | BT_LABELS_REL_GENERATED)))
+	{
+		BtTargetReads reads;
+
+		if (is_update)
+		{
+			bt_guard_reads_target(rte->relid, relflags, true,
+								  perms->updated, &reads);
+			set_add_read_cols(set, rte->relid, reads.cols);
+			if (reads.deferred != NULL)
+				note_deferred_reads(set, rte->relid, reads.deferred);
+		}
+		if (is_delete)
+		{
+			bt_guard_reads_target(rte->relid, relflags, false, NULL, &reads);
+			set_add_read_cols(set, rte->relid, reads.cols);
+			if (reads.deferred != NULL)
+				note_deferred_reads(set, rte->relid, reads.deferred);
+		}
+	}
+}
+
 /*
  * A parent's column set in the column numbers of one of its inheritance
  * children or partitions (whole row stays whole row); palloc'd in the
@@ -466,10 +590,11 @@ translate_to_child(const AppendRelInfo *appinfo, const Bitmapset *cols)
  * The column sets of range-table entry rti, an inheritance child or
  * partition without permission information of its own (PostgreSQL 16 and
  * later give it none): its parent's, translated through the plan's
- * AppendRelInfos, up to the ancestor that has them.  A label on a child's
- * column then counts when the statement names the parent, as before 16.
- * Returns false if the plan says nothing of rti (a parallel worker's copy
- * of a plan has no AppendRelInfos; the leader judged it).
+ * AppendRelInfos, up to the ancestor that has them; no required
+ * permissions, as before 16.  A label on a child's column then counts
+ * when the statement names the parent, as before 16.  Returns false if
+ * the plan says nothing of rti (a parallel worker's copy of a plan has no
+ * AppendRelInfos; the leader judged it).
  */
 static bool
 child_perms(List *rangeTable, List *permInfos, List *appendRels, Index rti,
@@ -494,6 +619,7 @@ child_perms(List *rangeTable, List *permInfos, List *appendRels, Index rti,
 		perms->inserted = translate_to_child(appinfo, parent.inserted);
 		perms->updated = translate_to_child(appinfo, parent.updated);
 		perms->extra_updated = translate_to_child(appinfo, parent.extra_updated);
+		perms->required = 0;
 		return true;
 	}
 	return false;
@@ -501,22 +627,28 @@ child_perms(List *rangeTable, List *permInfos, List *appendRels, Index rti,
 
 /*
  * Add the classified columns of a range table's permission information
- * (permInfos: the hook's RTEPermissionInfo list, NIL before 16): the
- * selected columns are read, the inserted and updated ones written.  One
- * cache lookup per relation; nothing is allocated unless the set spills
- * or a classified child's sets must be translated.
+ * (permInfos: the RTEPermissionInfo list, NIL before 16): the selected
+ * columns are read, the inserted and updated ones written; and what the
+ * executor reads beyond that (collect_executor_reads), pstmt telling the
+ * targets (NULL: none).  One cache lookup per relation; nothing is
+ * allocated unless the set spills or a classified child's sets must be
+ * translated.
  */
 static void
-collect_rtable(BtGuardSet *set, List *rangeTable, List *permInfos)
+collect_rtable(BtGuardSet *set, List *rangeTable, List *permInfos,
+			   PlannedStmt *pstmt)
 {
 	ListCell   *lc;
+	Index		rti = 0;
 
 	foreach(lc, rangeTable)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
 		BtLabelsRelation rel;
 		BtRtePerms	perms;
+		int			relflags;
 
+		rti++;
 		if (!rte_is_judged(rte))
 			continue;
 		bt_labels_relation_lookup(rte->relid, &rel);
@@ -525,14 +657,19 @@ collect_rtable(BtGuardSet *set, List *rangeTable, List *permInfos)
 		if (!bt_rte_perms(permInfos, rte, &perms) &&
 			!(starting_pstmt != NULL && starting_pstmt->rtable == rangeTable &&
 			  child_perms(rangeTable, permInfos, starting_pstmt->appendRelations,
-						  foreach_current_index(lc) + 1, &perms)))
+						  rti, &perms)))
 			continue;
 
+		relflags = rel.relflags;
 		set_add_relation(set, rte->relid);
 		set_add_classified(set, rte->relid, &rel, perms.selected, true, false);
 		set_add_classified(set, rte->relid, &rel, perms.inserted, false, true);
 		set_add_classified(set, rte->relid, &rel, perms.updated, false, true);
 		set_add_classified(set, rte->relid, &rel, perms.extra_updated, false, true);
+		if (relflags & (BT_LABELS_REL_TRIGGERS | BT_LABELS_REL_CHECKS |
+						BT_LABELS_REL_INDEXES | BT_LABELS_REL_RLS |
+						BT_LABELS_REL_GENERATED))
+			collect_executor_reads(set, rte, &perms, rti, relflags, pstmt);
 	}
 }
 
@@ -810,13 +947,13 @@ guard_check_first(bool ereport_on_violation, bool judge, bool own_reads)
 
 /* guard_check for a later check of the statement: collect, then decide */
 static pg_noinline bool
-guard_check_more(List *rangeTable, List *permInfos, bool ereport_on_violation,
-				 bool judge, bool own_reads)
+guard_check_more(List *rangeTable, List *permInfos, PlannedStmt *pstmt,
+				 bool ereport_on_violation, bool judge, bool own_reads)
 {
 	BtGuardSet	new_set;
 
 	set_init(&new_set, CurrentMemoryContext);
-	collect_rtable(&new_set, rangeTable, permInfos);
+	collect_rtable(&new_set, rangeTable, permInfos, pstmt);
 	return guard_decide(&new_set, ereport_on_violation, judge, own_reads);
 }
 
@@ -838,8 +975,8 @@ guard_check_more(List *rangeTable, List *permInfos, bool ereport_on_violation,
  * way, leaves the statement set empty as it was.
  */
 static bool
-guard_check(List *rangeTable, List *permInfos, bool ereport_on_violation,
-			bool judge, bool own_reads)
+guard_check(List *rangeTable, List *permInfos, PlannedStmt *pstmt,
+			bool ereport_on_violation, bool judge, bool own_reads)
 {
 	int			read_cats;
 	int			write_cats;
@@ -850,14 +987,14 @@ guard_check(List *rangeTable, List *permInfos, bool ereport_on_violation,
 										 ALLOCSET_SMALL_SIZES);
 
 	if (stmt_dirty)
-		return guard_check_more(rangeTable, permInfos, ereport_on_violation,
-								judge, own_reads);
+		return guard_check_more(rangeTable, permInfos, pstmt,
+								ereport_on_violation, judge, own_reads);
 
 	/* a collection that failed half-way may have spilled */
 	if (stmt_set.spilled)
 		MemoryContextReset(stmt_cxt);
 	set_init(&stmt_set, stmt_cxt);
-	collect_rtable(&stmt_set, rangeTable, permInfos);
+	collect_rtable(&stmt_set, rangeTable, permInfos, pstmt);
 
 	read_cats = stmt_set.read_cats;
 	write_cats = stmt_set.write_cats;
@@ -910,6 +1047,75 @@ lineage_apply(Oid relid, List *targets)
 
 
 /* ----------------------------------------------------------------
+ *		Reads outside the permission information
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * Judge columns read by the current statement that no permission check
+ * reported (a portal's, deferred triggers', a utility command's), as if a
+ * check had: throws the refusal, or adds them to the statement set.
+ */
+static void
+judge_extra_set(const BtGuardSet *set)
+{
+	BtGuardSet	new_set;
+
+	if (in_guard || bt_audit_is_writer() || IsParallelWorker())
+		return;
+	if (!bt_guard && !bt_log_reads)
+		return;
+	if (stmt_cxt == NULL)
+		stmt_cxt = AllocSetContextCreate(TopMemoryContext,
+										 "biotoken guard statement",
+										 ALLOCSET_SMALL_SIZES);
+	set_init(&new_set, CurrentMemoryContext);
+	set_merge(&new_set, set);
+	(void) guard_decide(&new_set, true, bt_guard, true);
+}
+
+/*
+ * A utility command about to evaluate expressions over stored rows (see
+ * guard_reads.c): judge the columns they read.  Cheap for every other
+ * command.
+ */
+static void
+judge_utility_reads(Node *parsetree)
+{
+	List	   *reads;
+	ListCell   *lc;
+	BtGuardSet	set;
+
+	if (in_guard || (!bt_guard && !bt_log_reads))
+		return;
+	reads = bt_guard_reads_utility(parsetree);
+	if (reads == NIL)
+		return;
+	set_init(&set, CurrentMemoryContext);
+	foreach(lc, reads)
+	{
+		BtUtilityRead *read = (BtUtilityRead *) lfirst(lc);
+
+		set_add_relation(&set, read->relid);
+		set_add_read_cols(&set, read->relid, read->cols);
+	}
+	judge_extra_set(&set);
+}
+
+/*
+ * The statement about to fire the transaction's deferred triggers (SET
+ * CONSTRAINTS ... IMMEDIATE, or user code run at COMMIT) reads what they
+ * were handed.
+ */
+static void
+judge_deferred_reads(void)
+{
+	if (deferred_set != NULL)
+		judge_extra_set(deferred_set);
+}
+
+
+/* ----------------------------------------------------------------
  *		Portals
  * ----------------------------------------------------------------
  */
@@ -955,7 +1161,7 @@ remember_portal(QueryDesc *queryDesc)
 
 	gp = new_portal_set(queryDesc->estate->es_query_cxt, queryDesc, NULL);
 	collect_rtable(&gp->set, queryDesc->plannedstmt->rtable,
-				   BT_PLAN_PERM_INFOS(queryDesc->plannedstmt));
+				   BT_PLAN_PERM_INFOS(queryDesc->plannedstmt), NULL);
 }
 
 /*
@@ -967,22 +1173,9 @@ remember_portal(QueryDesc *queryDesc)
 static void
 judge_portal_set(BtGuardPortal *gp)
 {
-	BtGuardSet	new_set;
-
-	if (in_guard || bt_audit_is_writer() || IsParallelWorker())
-		return;
-	if (!bt_guard && !bt_log_reads)
-		return;
 	if (gp->generation == stmt_generation && stmt_grant_id == 0)
 		return;				/* counted by this statement, and no grant to recheck */
-
-	if (stmt_cxt == NULL)
-		stmt_cxt = AllocSetContextCreate(TopMemoryContext,
-										 "biotoken guard statement",
-										 ALLOCSET_SMALL_SIZES);
-	set_init(&new_set, CurrentMemoryContext);
-	set_merge(&new_set, &gp->set);
-	(void) guard_decide(&new_set, true, bt_guard, true);
+	judge_extra_set(&gp->set);
 	gp->generation = stmt_generation;
 }
 
@@ -1062,6 +1255,7 @@ static bool
 bt_ExecutorCheckPerms(BT_EXECUTOR_CHECK_PERMS_PARAMS)
 {
 	ListCell   *lc;
+	PlannedStmt *pstmt = NULL;
 
 	if (prev_ExecutorCheckPerms != NULL &&
 		!prev_ExecutorCheckPerms(BT_EXECUTOR_CHECK_PERMS_ARGS))
@@ -1096,14 +1290,16 @@ bt_ExecutorCheckPerms(BT_EXECUTOR_CHECK_PERMS_PARAMS)
 	 * notes its columns, so that statements run by functions inside the
 	 * worker are judged together with them.
 	 */
+	if (starting_pstmt != NULL && starting_pstmt->rtable == rangeTable)
+		pstmt = starting_pstmt;
 	if (IsParallelWorker() && nesting_level <= 1)
-		return guard_check(rangeTable, BT_HOOK_PERM_INFOS,
+		return guard_check(rangeTable, BT_HOOK_PERM_INFOS, pstmt,
 						   ereport_on_violation, false, false);
 
-	if (!guard_check(rangeTable, BT_HOOK_PERM_INFOS, ereport_on_violation,
-					 bt_guard, true))
+	if (!guard_check(rangeTable, BT_HOOK_PERM_INFOS, pstmt,
+					 ereport_on_violation, bt_guard, true))
 		return false;
-	if (starting_pstmt != NULL && starting_pstmt->rtable == rangeTable)
+	if (pstmt != NULL)
 		starting_classified = true;
 	return true;
 }
@@ -1124,8 +1320,11 @@ bt_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	starting_pstmt = queryDesc->plannedstmt;
 	starting_explain_only = (eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0;
 	starting_classified = false;
-	if (nesting_level == 0 && ActivePortal == NULL)
+	if (nesting_level == 0 && ActivePortal == NULL && !orphan_mode)
+	{
 		orphan_mode = true;
+		judge_deferred_reads();
+	}
 	nesting_level++;
 	PG_TRY();
 	{
@@ -1241,9 +1440,14 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 				  DestReceiver *dest, QueryCompletion *qc)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
-	CreateTableAsStmt *ctas = NULL;
-	Query	   *ctas_q = NULL;
-	bool		ctas_existed = false;
+	/* volatile: set before PG_TRY and read in PG_FINALLY (-Wclobbered) */
+	CreateTableAsStmt *volatile ctas = NULL;
+	Query	   *volatile ctas_q = NULL;
+	List	   *volatile copies = NIL;
+	bool		save_capturing = capturing_created;
+	Oid			save_created = created_relid;
+	volatile Oid ctas_target = InvalidOid;
+	ListCell   *lc;
 	int			save_explain_plan_level = explain_plan_level;
 
 	if (IsA(parsetree, ExplainStmt))
@@ -1260,17 +1464,35 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	else if (IsA(parsetree, CreateTableAsStmt))
 		ctas = (CreateTableAsStmt *) parsetree;
 
-	if (nesting_level == 0 && ActivePortal == NULL)
+	if (nesting_level == 0 && ActivePortal == NULL && !orphan_mode)
+	{
 		orphan_mode = true;
+		judge_deferred_reads();
+	}
 
 	if (IsA(parsetree, FetchStmt) && !dlist_is_empty(&guard_portals))
 		judge_held_fetch((FetchStmt *) parsetree);
+	else if (IsA(parsetree, ConstraintsSetStmt) &&
+			 !((ConstraintsSetStmt *) parsetree)->deferred)
+		judge_deferred_reads();
+	else
+		judge_utility_reads(parsetree);
 
+	/* columns ALTER TABLE fills from others get their categories after */
+	if (IsA(parsetree, AlterTableStmt) && !in_guard)
+		copies = bt_guard_copies_utility(parsetree);
+
+	/*
+	 * The target of CREATE TABLE AS is the relation it creates, known by
+	 * its OID (bt_guard_object_access): a name can resolve to another
+	 * relation afterwards (a temporary table of the same name comes first
+	 * in the search path), and IF NOT EXISTS may create nothing.
+	 */
 	if (ctas != NULL && !in_guard)
 	{
 		ctas_q = bt_lineage_ctas_query(ctas);
-		ctas_existed = ctas->if_not_exists &&
-			OidIsValid(RangeVarGetRelid(ctas->into->rel, NoLock, true));
+		capturing_created = ctas_q != NULL;
+		created_relid = InvalidOid;
 	}
 
 	nesting_level++;
@@ -1282,18 +1504,34 @@ bt_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		else
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 									params, queryEnv, dest, qc);
+		if (ctas_q != NULL)
+			ctas_target = created_relid;
 	}
 	PG_FINALLY();
 	{
 		nesting_level--;
 		explain_plan_level = save_explain_plan_level;
+		if (ctas != NULL && !in_guard)
+		{
+			capturing_created = save_capturing;
+			created_relid = save_created;
+		}
 	}
 	PG_END_TRY();
 
+	foreach(lc, copies)
+	{
+		BtUtilityCopy *copy = (BtUtilityCopy *) lfirst(lc);
+
+		lineage_apply(copy->relid,
+					  bt_lineage_for_columns(copy->relid,
+											 get_attnum(copy->relid, copy->target),
+											 copy->cols));
+	}
+
 	/* the new relation exists now: label what was copied into it */
-	if (ctas_q != NULL && !ctas_existed)
-		lineage_apply(RangeVarGetRelid(ctas->into->rel, NoLock, true),
-					  bt_lineage_for_output(ctas_q));
+	if (ctas_q != NULL && OidIsValid(ctas_target))
+		lineage_apply(ctas_target, bt_lineage_for_output(ctas_q));
 	else if (IsA(parsetree, RefreshMatViewStmt) && !in_guard)
 	{
 		Oid			relid = RangeVarGetRelid(((RefreshMatViewStmt *) parsetree)->relation,
@@ -1324,15 +1562,23 @@ bt_planner(Query *parse, const char *query_string, int cursorOptions,
 		   ParamListInfo boundParams)
 {
 	PlannedStmt *result;
-	List	   *lineage = NIL;
+	/* set before PG_TRY (-Wclobbered) */
+	List	   *volatile lineage = NIL;
+	List	   *volatile cte_copies = NIL;
 	Oid			target = InvalidOid;
+	ListCell   *lc;
 
 	if (!in_guard && nesting_level != explain_plan_level &&
-		!bt_audit_is_writer() &&
-		(parse->commandType == CMD_INSERT ||
-		 parse->commandType == CMD_UPDATE ||
-		 parse->commandType == CMD_MERGE))
-		lineage = bt_lineage_for_dml(parse, &target);
+		!bt_audit_is_writer())
+	{
+		if (parse->commandType == CMD_INSERT ||
+			parse->commandType == CMD_UPDATE ||
+			parse->commandType == CMD_MERGE)
+			lineage = bt_lineage_for_dml(parse, &target);
+		/* INSERT, UPDATE and MERGE in WITH, of any statement */
+		if (parse->hasModifyingCTE)
+			cte_copies = bt_lineage_for_ctes(parse);
+	}
 
 	nesting_level++;
 	PG_TRY();
@@ -1351,6 +1597,12 @@ bt_planner(Query *parse, const char *query_string, int cursorOptions,
 
 	if (lineage != NIL)
 		lineage_apply(target, lineage);
+	foreach(lc, cte_copies)
+	{
+		BtLineageCopy *copy = (BtLineageCopy *) lfirst(lc);
+
+		lineage_apply(copy->relid, copy->targets);
+	}
 	return result;
 }
 
@@ -1396,6 +1648,7 @@ bt_guard_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			xact_set = NULL;
+			deferred_set = NULL;
 			if (nesting_level == 0)
 			{
 				orphan_mode = false;
@@ -1420,6 +1673,22 @@ bt_guard_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
+ * Object access hook: note the first relation a CREATE TABLE AS creates
+ * (its target; a TOAST table follows it).  Cheap for everything else.
+ */
+static void
+bt_guard_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					   int subId, void *arg)
+{
+	if (prev_object_access)
+		prev_object_access(access, classId, objectId, subId, arg);
+	if (capturing_created && access == OAT_POST_CREATE &&
+		classId == RelationRelationId && subId == 0 &&
+		!OidIsValid(created_relid))
+		created_relid = objectId;
+}
+
+/*
  * bt_guard_init
  *		Install the guard's hooks and callbacks.  Called once from _PG_init
  *		in the postmaster; backends inherit them.
@@ -1441,6 +1710,8 @@ bt_guard_init(void)
 	ProcessUtility_hook = bt_ProcessUtility;
 	prev_planner = planner_hook;
 	planner_hook = bt_planner;
+	prev_object_access = object_access_hook;
+	object_access_hook = bt_guard_object_access;
 
 	RegisterXactCallback(bt_guard_xact_callback, NULL);
 	RegisterSubXactCallback(bt_guard_subxact_callback, NULL);

@@ -22,7 +22,10 @@
 
 #include <limits.h>
 
+#include "access/parallel.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/elog.h"
 #include "utils/guc.h"
 
 #include "compat.h"
@@ -30,6 +33,7 @@
 
 char	   *bt_key_file = NULL;
 char	   *bt_key_command = NULL;
+int			bt_key_command_timeout = 30;
 bool		bt_guard = true;
 int			bt_scope = BT_SCOPE_STATEMENT;
 char	   *bt_template_bits = NULL;
@@ -38,6 +42,15 @@ double		bt_match_threshold = 0.38;
 int			bt_max_grant_duration = 24 * 60;
 int			bt_audit_timeout = 5000;
 bool		bt_log_reads = false;
+int			bt_audit_queues = 16;
+int			bt_audit_queue_size = 128;
+int			bt_audit_writers = 4;
+int			bt_audit_checkpoint_rows = 10000;
+bool		bt_server_log_reads = true;
+static bool bt_allow_drop = false;
+
+/* the local transaction in which biotoken.allow_drop was last turned on */
+static LocalTransactionId allow_drop_lxid = InvalidLocalTransactionId;
 
 bool		bt_guc_setting_changed = false;
 
@@ -54,6 +67,75 @@ static const struct config_enum_entry scope_options[] = {
 static int *template_bits_parsed = NULL;
 
 /*
+ * Whether a superuser setting may take a value from this source.
+ *
+ * PostgreSQL lets a role that was granted SET on a PGC_SUSET parameter
+ * (GRANT SET ON PARAMETER) change it; for biotoken's superuser settings
+ * that would let a non-superuser turn the guard off, widen the scope of
+ * what it lets through, or stop reads being logged.  So a value given
+ * interactively (SET, SET LOCAL, set_config, a function's SET clause,
+ * ALTER ROLE or DATABASE ... SET when it is stored, startup options) must
+ * come from a superuser.  Values from the configuration file and those
+ * ALTER ROLE or DATABASE ... SET stored (checked when stored) pass, and so
+ * does a parallel worker taking over its leader's settings.
+ */
+static bool
+superuser_source_ok(const char *name, GucSource source)
+{
+	if (source < PGC_S_CLIENT || source == PGC_S_OVERRIDE ||
+		IsParallelWorker())
+		return true;
+	if (superuser())
+		return true;
+	GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+	GUC_check_errmsg("permission denied to set parameter \"%s\"", name);
+	GUC_check_errdetail("Only superusers can change this setting; GRANT SET ON PARAMETER does not apply to it.");
+	return false;
+}
+
+static bool
+check_guard(bool *newval, void **extra, GucSource source)
+{
+	return superuser_source_ok("biotoken.guard", source);
+}
+
+static bool
+check_scope(int *newval, void **extra, GucSource source)
+{
+	return superuser_source_ok("biotoken.scope", source);
+}
+
+static bool
+check_max_grant_duration(int *newval, void **extra, GucSource source)
+{
+	return superuser_source_ok("biotoken.max_grant_duration", source);
+}
+
+static bool
+check_audit_timeout(int *newval, void **extra, GucSource source)
+{
+	return superuser_source_ok("biotoken.audit_timeout", source);
+}
+
+static bool
+check_log_reads(bool *newval, void **extra, GucSource source)
+{
+	return superuser_source_ok("biotoken.log_reads", source);
+}
+
+static bool
+check_server_log_reads(bool *newval, void **extra, GucSource source)
+{
+	return superuser_source_ok("biotoken.server_log_reads", source);
+}
+
+static bool
+check_allow_drop(bool *newval, void **extra, GucSource source)
+{
+	return superuser_source_ok("biotoken.allow_drop", source);
+}
+
+/*
  * check hook for biotoken.template_bits: "auto", or a multiple of 64 between
  * BT_MIN_TEMPLATE_BITS and BT_MAX_TEMPLATE_BITS.
  */
@@ -64,6 +146,8 @@ check_template_bits(char **newval, void **extra, GucSource source)
 	long		bits;
 	char	   *end;
 
+	if (!superuser_source_ok("biotoken.template_bits", source))
+		return false;
 	if (*newval == NULL || pg_strcasecmp(*newval, "auto") == 0)
 		bits = 0;
 	else
@@ -110,6 +194,46 @@ static void
 assign_scope(int newval, void *extra)
 {
 	if (newval != bt_scope)
+		bt_guc_setting_changed = true;
+}
+
+/*
+ * biotoken.allow_drop counts only in the transaction that turned it on:
+ * note which one (no I/O, cannot fail).  Outside a transaction (a reload,
+ * session start) lxid is invalid, so the configuration file, ALTER ROLE
+ * and the like can never turn it on for a later transaction.
+ */
+static void
+assign_allow_drop(bool newval, void *extra)
+{
+	allow_drop_lxid = (newval && MyProc != NULL) ? BT_MY_LXID :
+		InvalidLocalTransactionId;
+}
+
+/*
+ * bt_guc_allow_drop_in_force
+ *		Whether biotoken.allow_drop is on and was turned on in the current
+ *		transaction.
+ */
+bool
+bt_guc_allow_drop_in_force(void)
+{
+	return bt_allow_drop && MyProc != NULL &&
+		allow_drop_lxid != InvalidLocalTransactionId &&
+		allow_drop_lxid == BT_MY_LXID;
+}
+
+static void
+assign_log_reads(bool newval, void *extra)
+{
+	if (newval != bt_log_reads)
+		bt_guc_setting_changed = true;
+}
+
+static void
+assign_audit_timeout(int newval, void *extra)
+{
+	if (newval != bt_audit_timeout)
 		bt_guc_setting_changed = true;
 }
 
@@ -165,6 +289,63 @@ define_key_settings(void)
 							   NULL,
 							   NULL,
 							   NULL);
+
+	DefineCustomIntVariable("biotoken.key_command_timeout",
+							"Sets how long the server waits for biotoken.key_command.",
+							"A command that does not finish in time stops the start.",
+							&bt_key_command_timeout,
+							30,
+							1,
+							3600,
+							PGC_POSTMASTER,
+							GUC_UNIT_S | GUC_SUPERUSER_ONLY,
+							NULL,
+							NULL,
+							NULL);
+}
+
+/* the access log's shared memory and worker slots (postmaster) */
+static void
+define_audit_capacity_settings(void)
+{
+	DefineCustomIntVariable("biotoken.audit_queues",
+							"Sets how many databases can write to their access logs at the same time.",
+							"Each database with records waiting to be written takes one queue.",
+							&bt_audit_queues,
+							16,
+							1,
+							1024,
+							PGC_POSTMASTER,
+							0,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomIntVariable("biotoken.audit_queue_size",
+							"Sets the shared memory of each access-log queue.",
+							"Records waiting for the writer of their database are held here.",
+							&bt_audit_queue_size,
+							128,
+							64,
+							64 * 1024,
+							PGC_POSTMASTER,
+							GUC_UNIT_KB,
+							NULL,
+							NULL,
+							NULL);
+
+	DefineCustomIntVariable("biotoken.audit_writers",
+							"Sets how many access-log writers may run at the same time.",
+							"Each writer is a background worker serving one database; databases share them in turn.",
+							&bt_audit_writers,
+							4,
+							1,
+							1024,
+							PGC_POSTMASTER,
+							0,
+							NULL,
+							NULL,
+							NULL);
 }
 
 /*
@@ -182,7 +363,10 @@ bt_guc_init(void)
 	 * that did not preload it) must skip them, or it dies with FATAL.
 	 */
 	if (process_shared_preload_libraries_in_progress)
+	{
 		define_key_settings();
+		define_audit_capacity_settings();
+	}
 
 	DefineCustomBoolVariable("biotoken.guard",
 							 "Refuses statements that combine biometric data with identity or financial data.",
@@ -191,7 +375,7 @@ bt_guc_init(void)
 							 true,
 							 PGC_SUSET,
 							 0,
-							 NULL,
+							 check_guard,
 							 assign_guard,
 							 NULL);
 
@@ -203,7 +387,7 @@ bt_guc_init(void)
 							 scope_options,
 							 PGC_SUSET,
 							 0,
-							 NULL,
+							 check_scope,
 							 assign_scope,
 							 NULL);
 
@@ -236,7 +420,7 @@ bt_guc_init(void)
 							 0.38,
 							 0.0,
 							 1.0,
-							 PGC_USERSET,
+							 PGC_SUSET,
 							 0,
 							 NULL,
 							 NULL,
@@ -251,7 +435,7 @@ bt_guc_init(void)
 							INT_MAX / 60,
 							PGC_SUSET,
 							GUC_UNIT_MIN,
-							NULL,
+							check_max_grant_duration,
 							NULL,
 							NULL);
 
@@ -264,8 +448,8 @@ bt_guc_init(void)
 							INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_MS,
-							NULL,
-							NULL,
+							check_audit_timeout,
+							assign_audit_timeout,
 							NULL);
 
 	DefineCustomBoolVariable("biotoken.log_reads",
@@ -275,9 +459,44 @@ bt_guc_init(void)
 							 false,
 							 PGC_SUSET,
 							 0,
-							 NULL,
+							 check_log_reads,
+							 assign_log_reads,
+							 NULL);
+
+	DefineCustomBoolVariable("biotoken.allow_drop",
+							 "Allows DROP EXTENSION biotoken to drop an access log that holds rows.",
+							 "Counts only in the transaction that set it; use SET LOCAL. The drop is written to the server log.",
+							 &bt_allow_drop,
+							 false,
+							 PGC_SUSET,
+							 GUC_NO_RESET_ALL | GUC_NOT_IN_SAMPLE,
+							 check_allow_drop,
+							 assign_allow_drop,
+							 NULL);
+
+	DefineCustomBoolVariable("biotoken.server_log_reads",
+							 "Writes a server-log line for every access-log read record.",
+							 "Off keeps the line for every other event and leaves read records in the access log only.",
+							 &bt_server_log_reads,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 check_server_log_reads,
 							 NULL,
 							 NULL);
+
+	DefineCustomIntVariable("biotoken.audit_checkpoint_rows",
+							"Sets how many access-log rows lie between two signed checkpoints.",
+							"verify_access_log(from_id) starts at the last checkpoint before from_id; 0 writes none.",
+							&bt_audit_checkpoint_rows,
+							10000,
+							0,
+							INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL,
+							NULL,
+							NULL);
 
 	MarkGUCPrefixReserved("biotoken");
 }

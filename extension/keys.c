@@ -15,10 +15,13 @@
  * bytes.  Blank lines and lines starting with '#' are ignored.  The highest
  * key id is the newest key: new templates use it.
  *
- * Memory: the sub-keys live in the "biotoken keys" context under
- * TopMemoryContext.  Every buffer that held key bytes is wiped with
- * explicit_bzero before it is freed, and every process wipes its copy of the
- * sub-keys when it exits.
+ * Memory: the sub-keys live in pages of their own (mmap), excluded from
+ * core dumps with MADV_DONTDUMP and locked in memory where the server may;
+ * buffers that held the key source live in the "biotoken keys" context
+ * under TopMemoryContext and are wiped with explicit_bzero before they are
+ * freed.  Every process wipes its copy of the sub-keys when it exits
+ * normally (proc_exit, and an atexit() handler the postmaster registers,
+ * which every child inherits); a process killed by a signal cannot.
  *
  * Errors: problems with the key source are FATAL; they happen only while
  * the postmaster starts, and a server must not start without its keys.
@@ -31,7 +34,11 @@
 #include "postgres.h"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/string.h"
@@ -40,6 +47,7 @@
 #include "storage/fd.h"
 #include "storage/ipc.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "crypto.h"
 #include "guc.h"
@@ -59,6 +67,44 @@ wipe_keys(int code, Datum arg)
 	if (keys != NULL)
 		explicit_bzero(keys, sizeof(BtKey) * BT_MAX_KEYS);
 	nkeys = 0;
+}
+
+/*
+ * atexit() handlers are inherited through fork() and run by exit() in
+ * every process (on_proc_exit callbacks are reset in each child), so every
+ * server process that inherited the sub-keys wipes them when it exits
+ * normally, whether or not it used them.
+ */
+static void
+wipe_keys_atexit(void)
+{
+	wipe_keys(0, (Datum) 0);
+}
+
+/*
+ * Memory for the sub-keys: whole pages of their own, excluded from core
+ * dumps (MADV_DONTDUMP) and never swapped out where mlock is permitted
+ * (best effort: an unprivileged server may not lock).  Inherited by every
+ * child through fork().
+ */
+static BtKey *
+alloc_key_memory(void)
+{
+	size_t		size = TYPEALIGN(sysconf(_SC_PAGESIZE), sizeof(BtKey) * BT_MAX_KEYS);
+	void	   *p;
+
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		ereport(FATAL,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not allocate memory for the biotoken keys: %m")));
+#ifdef MADV_DONTDUMP
+	if (madvise(p, size, MADV_DONTDUMP) != 0)
+		ereport(WARNING,
+				(errmsg("could not exclude the biotoken keys from core dumps: %m")));
+#endif
+	(void) mlock(p, size);
+	return (BtKey *) p;
 }
 
 /*
@@ -105,6 +151,9 @@ derive_subkeys(const uint8 *master, int key_id, BtKey *key)
 	if (st == BT_CRYPTO_OK)
 		st = bt_crypto_hkdf(master, BT_KEY_BYTES, "biotoken v1 log mac",
 							key->logmac, BT_KEY_BYTES);
+	if (st == BT_CRYPTO_OK)
+		st = bt_crypto_hkdf(master, BT_KEY_BYTES, "biotoken v1 key check",
+							key->check, BT_KEY_BYTES);
 	if (st != BT_CRYPTO_OK)
 		ereport(FATAL,
 				(errcode(ERRCODE_INTERNAL_ERROR),
@@ -283,33 +332,97 @@ read_key_file(const char *path, size_t *len)
 }
 
 /*
- * Run biotoken.key_command and collect its standard output.  Its standard
- * error goes to the server log as usual; its output is never logged.
+ * Run biotoken.key_command and collect its standard output, waiting at most
+ * biotoken.key_command_timeout: a command that hangs (a vault that does not
+ * answer) must stop the start with a clear error, not hang the postmaster.
+ * On timeout the command's process group is killed.  Its standard error
+ * goes to the server log as usual; its output is never logged.
  */
 static char *
 run_key_command(const char *command, size_t *len)
 {
-	FILE	   *fh;
+	int			fds[2];
+	pid_t		pid;
 	char	   *buf;
 	size_t		total = 0;
-	size_t		n;
-	int			rc;
+	int			status;
+	bool		timed_out = false;
+	TimestampTz deadline;
 
 	fflush(NULL);
-	fh = popen(command, "r");
-	if (fh == NULL)
+	if (pipe(fds) != 0)
 		ereport(FATAL,
 				(errcode_for_file_access(),
 				 errmsg("could not execute biotoken.key_command: %m")));
+	pid = fork();
+	if (pid < 0)
+		ereport(FATAL,
+				(errcode_for_file_access(),
+				 errmsg("could not execute biotoken.key_command: %m")));
+	if (pid == 0)
+	{
+		/* the child: its own process group, so a timeout kills it all */
+		setpgid(0, 0);
+		close(fds[0]);
+		if (fds[1] != STDOUT_FILENO)
+		{
+			dup2(fds[1], STDOUT_FILENO);
+			close(fds[1]);
+		}
+		execl("/bin/sh", "sh", "-c", command, (char *) NULL);
+		_exit(127);
+	}
+	close(fds[1]);
 
 	buf = MemoryContextAlloc(keys_cxt, BT_MAX_KEY_SOURCE);
-	while ((n = fread(buf + total, 1, BT_MAX_KEY_SOURCE - total, fh)) > 0)
+	deadline = GetCurrentTimestamp() + (TimestampTz) bt_key_command_timeout * USECS_PER_SEC;
+	for (;;)
 	{
+		struct pollfd pfd;
+		long		wait_ms;
+		ssize_t		n;
+		int			rc;
+
+		wait_ms = (long) ((deadline - GetCurrentTimestamp()) / 1000);
+		if (wait_ms <= 0)
+		{
+			timed_out = true;
+			break;
+		}
+		pfd.fd = fds[0];
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, (int) Min(wait_ms, 1000));
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			break;
+		if (rc == 0)
+			continue;
+		n = read(fds[0], buf + total, BT_MAX_KEY_SOURCE - total);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
 		total += n;
 		if (total >= BT_MAX_KEY_SOURCE)
 			break;
 	}
-	rc = pclose(fh);
+	close(fds[0]);
+	if (timed_out || total >= BT_MAX_KEY_SOURCE)
+		kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+
+	if (timed_out)
+	{
+		explicit_bzero(buf, BT_MAX_KEY_SOURCE);
+		ereport(FATAL,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("biotoken.key_command did not finish within %d s",
+						bt_key_command_timeout),
+				 errhint("Check the command and the service it asks, or raise biotoken.key_command_timeout.")));
+	}
 	if (total >= BT_MAX_KEY_SOURCE)
 	{
 		explicit_bzero(buf, BT_MAX_KEY_SOURCE);
@@ -317,13 +430,13 @@ run_key_command(const char *command, size_t *len)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("output of biotoken.key_command is too large")));
 	}
-	if (rc != 0)
+	if (status != 0)
 	{
 		explicit_bzero(buf, BT_MAX_KEY_SOURCE);
 		ereport(FATAL,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("biotoken.key_command failed"),
-				 errdetail("The command %s.", wait_result_to_str(rc))));
+				 errdetail("The command %s.", wait_result_to_str(status))));
 	}
 	*len = total;
 	return buf;
@@ -337,6 +450,7 @@ static bool
 generate_key_file(const char *path)
 {
 	uint8		key[BT_KEY_BYTES];
+	uint16		rid;
 	char		line[128];
 	const char *header =
 		"# biotoken keys: one per line, \"<key id> <64 hex digits>\".\n"
@@ -360,7 +474,17 @@ generate_key_file(const char *path)
 		ereport(FATAL,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not generate a random biotoken key")));
-	len = snprintf(line, sizeof(line), "1 ");
+	/*
+	 * A random key id (1024..32767), so that two servers that each
+	 * generated a key do not both call theirs 1: templates or a log moved
+	 * between them then fail with "key id N is not loaded" instead of
+	 * silently not matching.  Ids above are left for rotated keys.
+	 */
+	if (bt_crypto_random((uint8 *) &rid, sizeof(rid)) != BT_CRYPTO_OK)
+		ereport(FATAL,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a random biotoken key")));
+	len = snprintf(line, sizeof(line), "%d ", 1024 + (int) (rid % (32768 - 1024)));
 	for (i = 0; i < BT_KEY_BYTES; i++)
 		len += snprintf(line + len, sizeof(line) - len, "%02x", key[i]);
 	line[len++] = '\n';
@@ -396,8 +520,10 @@ bt_keys_load(void)
 	keys_cxt = AllocSetContextCreate(TopMemoryContext,
 									 "biotoken keys",
 									 ALLOCSET_SMALL_SIZES);
-	keys = MemoryContextAllocZero(keys_cxt, sizeof(BtKey) * BT_MAX_KEYS);
+	keys = alloc_key_memory();
 	nkeys = 0;
+	/* wiped by every process at exit(), also one that never used them */
+	atexit(wipe_keys_atexit);
 
 	if (bt_key_file && bt_key_file[0] && bt_key_command && bt_key_command[0])
 		ereport(FATAL,

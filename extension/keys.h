@@ -26,6 +26,9 @@ typedef struct BtKey
 	uint8		proj[BT_KEY_BYTES];		/* projection signs */
 	uint8		mask[BT_KEY_BYTES];		/* per-record salt masks (AES-256) */
 	uint8		logmac[BT_KEY_BYTES];	/* access-log hash chain (HMAC) */
+	uint8		check[BT_KEY_BYTES];	/* key check value: HKDF output under
+										 * its own label, not secret; a
+										 * database records it per key id */
 } BtKey;
 
 extern void bt_keys_load(void);

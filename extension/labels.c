@@ -260,6 +260,25 @@ bt_labels_column_name(Oid relid, AttrNumber attnum)
  */
 
 /*
+ * Whether column attnum of relid takes from a parent's label a category
+ * stronger than category.  An own label below it is a weakening: harmless
+ * while the parent's label holds, it is what stays when that label or the
+ * parent's column goes, so it needs what any weakening needs.  A stronger
+ * own label only adds.
+ */
+static bool
+weakens_inherited(Oid relid, AttrNumber attnum, int category)
+{
+	int			natts;
+	uint8	   *cols = bt_labels_columns(relid, true, &natts);
+
+	return cols != NULL && attnum <= natts &&
+		BT_ATT_SRC(cols[attnum - 1]) == BT_SRC_INHERITED &&
+		bt_categories_rank(BT_ATT_CAT(cols[attnum - 1])) >
+		bt_categories_rank(category);
+}
+
+/*
  * Provider hook of SECURITY LABEL FOR biotoken.  PostgreSQL has already
  * checked ownership of the table and locked it ShareUpdateExclusiveLock
  * (which conflicts with ATTACH PARTITION and INHERIT, so the inheritors we
@@ -371,6 +390,8 @@ bt_labels_object_relabel(const ObjectAddress *object, const char *seclabel)
 	}
 	if (oldlabel != NULL)
 		require_label_admin(relid, attname, seclabel == NULL);
+	else if (weakens_inherited(relid, attnum, newcat))
+		require_label_admin(relid, attname, false);
 
 	bt_labels_audit_change(relid, attname, oldlabel, seclabel, "label", NIL);
 

@@ -27,8 +27,19 @@ typedef struct BtLabelsRelation
 {
 	int			categories;		/* union of the columns' categories */
 	int			natts;			/* columns attcats knows */
+	int			relflags;		/* BT_LABELS_REL_*, from pg_class */
 	const uint8 *attcats;		/* [natts], or NULL */
 } BtLabelsRelation;
+
+/*
+ * What else of a relation may make the executor read its stored columns
+ * without a permission check seeing them (guard_reads.c looks closer).
+ */
+#define BT_LABELS_REL_TRIGGERS	0x01	/* relhastriggers */
+#define BT_LABELS_REL_CHECKS	0x02	/* relchecks > 0 */
+#define BT_LABELS_REL_INDEXES	0x04	/* relhasindex */
+#define BT_LABELS_REL_RLS		0x08	/* relrowsecurity */
+#define BT_LABELS_REL_GENERATED	0x10	/* a stored generated column */
 
 /*
  * Where a column's category comes from.  One byte per column holds the

@@ -98,6 +98,7 @@ typedef struct BtRelEntry
 	int			categories;		/* union of the columns' categories */
 	bool		composite_dep;	/* depends on a composite type's layout */
 	int			natts;			/* relnatts when built */
+	int			relflags;		/* BT_LABELS_REL_* */
 	uint8	   *attcats;		/* [natts], or NULL when categories == 0 */
 } BtRelEntry;
 
@@ -107,6 +108,7 @@ typedef struct BtResolved
 	int			categories;
 	bool		composite_dep;
 	int			natts;
+	int			relflags;		/* BT_LABELS_REL_* */
 	uint8	   *attcats;		/* [natts] or NULL */
 	List	   *composite_rels; /* typrelids of composite types looked at */
 } BtResolved;
@@ -671,6 +673,18 @@ resolve_relation(Oid relid, BtResolved *res)
 		return false;
 	relkind = ((Form_pg_class) GETSTRUCT(tp))->relkind;
 	res->natts = ((Form_pg_class) GETSTRUCT(tp))->relnatts;
+	{
+		Form_pg_class cls = (Form_pg_class) GETSTRUCT(tp);
+
+		if (cls->relhastriggers)
+			res->relflags |= BT_LABELS_REL_TRIGGERS;
+		if (cls->relchecks > 0)
+			res->relflags |= BT_LABELS_REL_CHECKS;
+		if (cls->relhasindex)
+			res->relflags |= BT_LABELS_REL_INDEXES;
+		if (cls->relrowsecurity)
+			res->relflags |= BT_LABELS_REL_RLS;
+	}
 	ReleaseSysCache(tp);
 
 	if (!bt_labels_relkind_classifiable(relkind) || res->natts <= 0)
@@ -690,6 +704,8 @@ resolve_relation(Oid relid, BtResolved *res)
 		att = (Form_pg_attribute) GETSTRUCT(atp);
 		if (!att->attisdropped && type_is_biometric(att->atttypid, 0, res))
 			merge_category(res, attnum, BT_CAT_BIOMETRIC, BT_SRC_TYPE);
+		if (!att->attisdropped && att->attgenerated != '\0')
+			res->relflags |= BT_LABELS_REL_GENERATED;
 		ReleaseSysCache(atp);
 	}
 
@@ -767,6 +783,7 @@ fetch_entry(Oid relid, BtRelEntry *scratch)
 		scratch->categories = res.categories;
 		scratch->composite_dep = res.composite_dep;
 		scratch->natts = res.natts;
+		scratch->relflags = res.relflags;
 		if (res.attcats != NULL)
 		{
 			scratch->attcats = palloc(res.natts);
@@ -803,6 +820,7 @@ fetch_entry(Oid relid, BtRelEntry *scratch)
 	entry->categories = res.categories;
 	entry->composite_dep = res.composite_dep;
 	entry->natts = res.natts;
+	entry->relflags = res.relflags;
 	entry->attcats = attcats;
 
 	MemoryContextDelete(buildcxt);
@@ -821,6 +839,7 @@ lookup_uncached(Oid relid, BtLabelsRelation *rel)
 
 	rel->categories = entry->categories;
 	rel->natts = entry->natts;
+	rel->relflags = entry->relflags;
 	rel->attcats = entry->attcats;
 }
 
@@ -879,6 +898,7 @@ bt_labels_relation_lookup(Oid relid, BtLabelsRelation *rel)
 	{
 		rel->categories = 0;
 		rel->natts = 0;
+		rel->relflags = 0;
 		rel->attcats = NULL;
 		return;
 	}
@@ -890,6 +910,7 @@ bt_labels_relation_lookup(Oid relid, BtLabelsRelation *rel)
 	}
 	rel->categories = entry->categories;
 	rel->natts = entry->natts;
+	rel->relflags = entry->relflags;
 	rel->attcats = entry->attcats;
 }
 

@@ -13,8 +13,14 @@
  * column is labelled with that column's categories.  This runs whether or
  * not a grant covers the statement, and whether or not the guard is on.  A
  * copy that would put two categories that may not meet into one column is
- * refused: a column carries one label.  Values that pass through variables
- * (a client's, or PL/pgSQL's) are not traced.
+ * refused: a column carries one label, and the target column's own label
+ * counts.  INSERT, UPDATE and MERGE in WITH clauses are analysed too; a
+ * data-modifying CTE's output is its RETURNING list, whose target columns
+ * stand for the values written.  EXCLUDED in an upsert stands for the row
+ * the INSERT proposed.  ALTER COLUMN TYPE ... USING and ADD COLUMN ...
+ * GENERATED label the column with what their expression reads.  Values
+ * that pass through variables (a client's, or PL/pgSQL's) or function
+ * bodies are not traced.
  *
  * Labelling takes ShareUpdateExclusiveLock on the target, like SECURITY
  * LABEL, writes a "label" event to the access log, and records the
@@ -32,6 +38,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/sysattr.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/catalog.h"
@@ -91,6 +98,7 @@ typedef struct BtLineageWalk
 	List	   *levels;			/* of Query *, innermost first */
 	List	   *active_ctes;	/* CTEs being resolved (recursive CTEs) */
 	Query	   *top;			/* the query whose targets are labelled */
+	Query	   *returning_of;	/* a DML query whose RETURNING is walked */
 	int			categories;
 	List	   *sources;
 } BtLineageWalk;
@@ -244,8 +252,6 @@ bt_lineage_label(Oid relid, AttrNumber attnum, int category,
 	int			oldcat;
 	Oid			lineage_oid;
 
-	LockRelationOid(relid, ShareUpdateExclusiveLock);
-
 	atp = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid),
 						  Int16GetDatum(attnum));
 	if (!HeapTupleIsValid(atp))
@@ -267,6 +273,17 @@ bt_lineage_label(Oid relid, AttrNumber attnum, int category,
 	oldlabel = GetSecurityLabel(&object, BT_LABEL_PROVIDER);
 	oldcat = bt_categories_from_name(oldlabel);
 	/* an invalid stored value classifies nothing: replace it */
+	if (bt_categories_rank(oldcat) >= bt_categories_rank(category))
+		return;
+
+	/*
+	 * The label must change: only now take the lock (it conflicts with
+	 * itself, so copies into a table that need no new label never wait for
+	 * each other), then look again under it.
+	 */
+	LockRelationOid(relid, ShareUpdateExclusiveLock);
+	oldlabel = GetSecurityLabel(&object, BT_LABEL_PROVIDER);
+	oldcat = bt_categories_from_name(oldlabel);
 	if (bt_categories_rank(oldcat) >= bt_categories_rank(category))
 		return;
 
@@ -315,6 +332,7 @@ set_lineage(Oid relid, AttrNumber attnum, int categories,
 			List *source_columns)
 {
 	char		relkind;
+	int			strongest;
 
 	if (categories & ~BT_CAT_ALL)
 		elog(ERROR, "invalid biotoken category set %d", categories);
@@ -327,8 +345,12 @@ set_lineage(Oid relid, AttrNumber attnum, int categories,
 		elog(ERROR, "relation %u of kind '%c' cannot receive a lineage label",
 			 relid, relkind);
 
-	bt_lineage_label(relid, attnum, bt_categories_strongest(categories),
-					 source_columns, "lineage");
+	/* a column has one category: nothing to do unless the strongest is new */
+	strongest = bt_categories_strongest(categories);
+	if (bt_categories_rank(strongest) <=
+		bt_categories_rank(bt_labels_column_category(relid, attnum)))
+		return;
+	bt_lineage_label(relid, attnum, strongest, source_columns, "lineage");
 	CommandCounterIncrement();
 }
 
@@ -408,17 +430,25 @@ lineage_walker(Node *node, BtLineageWalk *walk)
 	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_MULTIEXPR &&
 		walk->top != NULL)
 	{
+		/* paramid: the MULTIEXPR SubLink's id, and the column of its output */
+		int			paramid = ((Param *) node)->paramid;
+		int			sublink_id = paramid >> 16;
+		AttrNumber	colno = (AttrNumber) (paramid & 0xFFFF);
 		ListCell   *lc;
 
 		foreach(lc, walk->top->targetList)
 		{
 			TargetEntry *tle = (TargetEntry *) lfirst(lc);
+			SubLink    *sublink;
 
-			if (tle->resjunk && IsA(tle->expr, SubLink) &&
-				((SubLink *) tle->expr)->subLinkType == MULTIEXPR_SUBLINK)
+			if (!tle->resjunk || !IsA(tle->expr, SubLink))
+				continue;
+			sublink = (SubLink *) tle->expr;
+			if (sublink->subLinkType == MULTIEXPR_SUBLINK &&
+				sublink->subLinkId == sublink_id)
 				lineage_resolve_output(walk, list_make1(walk->top),
-									   castNode(Query, ((SubLink *) tle->expr)->subselect),
-									   InvalidAttrNumber);
+									   castNode(Query, sublink->subselect),
+									   colno);
 		}
 		return false;
 	}
@@ -475,6 +505,24 @@ lineage_resolve_output(BtLineageWalk *walk, List *levels, Query *query,
 		return;
 	}
 
+	if (query->commandType != CMD_SELECT)
+	{
+		/* a data-modifying CTE's output is its RETURNING list */
+		Query	   *save = walk->returning_of;
+
+		walk->returning_of = query;
+		foreach(lc, query->returningList)
+		{
+			TargetEntry *tle = (TargetEntry *) lfirst(lc);
+
+			if (!tle->resjunk &&
+				(attno == InvalidAttrNumber || tle->resno == attno))
+				lineage_walk_expr(walk, sublevels, (Node *) tle->expr);
+		}
+		walk->returning_of = save;
+		return;
+	}
+
 	foreach(lc, query->targetList)
 	{
 		TargetEntry *tle = (TargetEntry *) lfirst(lc);
@@ -526,7 +574,37 @@ lineage_resolve_var(BtLineageWalk *walk, List *levels, Index varno,
 	switch (rte->rtekind)
 	{
 		case RTE_RELATION:
-			if (rte->relkind == RELKIND_VIEW)
+			if (walk->returning_of == query && varno == query->resultRelation)
+			{
+				/*
+				 * RETURNING of the target: the values written, and for an
+				 * UPDATE or DELETE the stored ones it keeps or returns.
+				 */
+				foreach(lc, query->targetList)
+				{
+					TargetEntry *tle = (TargetEntry *) lfirst(lc);
+
+					if (!tle->resjunk &&
+						(attno == InvalidAttrNumber || tle->resno == attno))
+						lineage_walk_expr(walk, levels, (Node *) tle->expr);
+				}
+				if (query->commandType != CMD_INSERT)
+					lineage_add_column(walk, rte->relid, attno);
+			}
+			else if (query->onConflict != NULL &&
+				varno == query->onConflict->exclRelIndex)
+			{
+				/* EXCLUDED: the row the INSERT proposed, not a stored one */
+				foreach(lc, query->targetList)
+				{
+					TargetEntry *tle = (TargetEntry *) lfirst(lc);
+
+					if (!tle->resjunk &&
+						(attno == InvalidAttrNumber || tle->resno == attno))
+						lineage_walk_expr(walk, levels, (Node *) tle->expr);
+				}
+			}
+			else if (rte->relkind == RELKIND_VIEW)
 			{
 				/* a query not yet rewritten (CREATE TABLE AS) */
 				Relation	rel = relation_open(rte->relid, AccessShareLock);
@@ -611,7 +689,8 @@ lineage_resolve_var(BtLineageWalk *walk, List *levels, Index varno,
 
 /* Resolve one target expression of "top" into a lineage target, or NULL. */
 static BtLineageTarget *
-lineage_target(Query *top, Oid target_relid, AttrNumber attnum, Node *expr)
+lineage_target(Query *top, List *outer, Oid target_relid, AttrNumber attnum,
+			   Node *expr)
 {
 	BtLineageWalk walk;
 	BtLineageTarget *target;
@@ -619,7 +698,7 @@ lineage_target(Query *top, Oid target_relid, AttrNumber attnum, Node *expr)
 
 	memset(&walk, 0, sizeof(walk));
 	walk.top = top;
-	walk.levels = list_make1(top);
+	walk.levels = lcons(top, list_copy(outer));
 	(void) lineage_walker(expr, &walk);
 
 	if (walk.categories == 0)
@@ -638,7 +717,8 @@ lineage_target(Query *top, Oid target_relid, AttrNumber attnum, Node *expr)
 
 /* add the targets of a target list (resno = attnum) to *targets */
 static void
-lineage_targetlist(Query *top, Oid relid, List *tlist, List **targets)
+lineage_targetlist(Query *top, List *outer, Oid relid, List *tlist,
+				   List **targets)
 {
 	ListCell   *lc;
 
@@ -649,7 +729,8 @@ lineage_targetlist(Query *top, Oid relid, List *tlist, List **targets)
 
 		if (tle->resjunk || tle->resno <= 0)
 			continue;
-		target = lineage_target(top, relid, tle->resno, (Node *) tle->expr);
+		target = lineage_target(top, outer, relid, tle->resno,
+								(Node *) tle->expr);
 		if (target != NULL)
 			*targets = lappend(*targets, target);
 	}
@@ -660,8 +741,8 @@ lineage_targetlist(Query *top, Oid relid, List *tlist, List **targets)
  * columns that receive classified data they are not yet labelled with.
  * Must run before the planner, which rearranges the query in place.
  */
-List *
-bt_lineage_for_dml(Query *query, Oid *relid)
+static List *
+lineage_for_dml_levels(Query *query, List *outer, Oid *relid)
 {
 	RangeTblEntry *rte;
 	List	   *targets = NIL;
@@ -684,14 +765,71 @@ bt_lineage_for_dml(Query *query, Oid *relid)
 		return NIL;
 	*relid = rte->relid;
 
-	lineage_targetlist(query, rte->relid, query->targetList, &targets);
+	lineage_targetlist(query, outer, rte->relid, query->targetList, &targets);
 	if (query->onConflict != NULL)
-		lineage_targetlist(query, rte->relid, query->onConflict->onConflictSet,
-						   &targets);
+		lineage_targetlist(query, outer, rte->relid,
+						   query->onConflict->onConflictSet, &targets);
 	foreach(lc, query->mergeActionList)
-		lineage_targetlist(query, rte->relid,
+		lineage_targetlist(query, outer, rte->relid,
 						   ((MergeAction *) lfirst(lc))->targetList, &targets);
 	return targets;
+}
+
+List *
+bt_lineage_for_dml(Query *query, Oid *relid)
+{
+	return lineage_for_dml_levels(query, NIL, relid);
+}
+
+/* Add the copies of the data-modifying CTEs of query (any depth). */
+static void
+lineage_ctes(Query *query, List *outer, List **copies)
+{
+	List	   *levels = lcons(query, list_copy(outer));
+	ListCell   *lc;
+
+	foreach(lc, query->cteList)
+	{
+		CommonTableExpr *cte = (CommonTableExpr *) lfirst(lc);
+		Query	   *ctequery;
+		BtLineageCopy *copy;
+		Oid			relid = InvalidOid;
+		List	   *targets;
+
+		if (!IsA(cte->ctequery, Query))
+			continue;
+		ctequery = (Query *) cte->ctequery;
+		if (ctequery->cteList != NIL)
+			lineage_ctes(ctequery, levels, copies);
+		if (ctequery->commandType != CMD_INSERT &&
+			ctequery->commandType != CMD_UPDATE &&
+			ctequery->commandType != CMD_MERGE)
+			continue;
+		targets = lineage_for_dml_levels(ctequery, levels, &relid);
+		if (targets == NIL)
+			continue;
+		copy = palloc(sizeof(BtLineageCopy));
+		copy->relid = relid;
+		copy->targets = targets;
+		*copies = lappend(*copies, copy);
+	}
+}
+
+/*
+ * bt_lineage_for_ctes
+ *		The lineage of the INSERT, UPDATE and MERGE statements in WITH
+ *		clauses of query (after rewriting, before planning): a List of
+ *		BtLineageCopy *, one per target.  Their values may come from sibling
+ *		CTEs, also from another one's RETURNING.
+ */
+List *
+bt_lineage_for_ctes(Query *query)
+{
+	List	   *copies = NIL;
+
+	if (query->hasModifyingCTE)
+		lineage_ctes(query, NIL, &copies);
+	return copies;
 }
 
 /*
@@ -727,6 +865,32 @@ bt_lineage_for_output(Query *query)
 		targets = lappend(targets, target);
 	}
 	return targets;
+}
+
+/*
+ * bt_lineage_for_columns
+ *		See lineage.h.  Allocated in the current context; NIL when none of
+ *		cols is classified.
+ */
+List *
+bt_lineage_for_columns(Oid relid, AttrNumber attnum, const Bitmapset *cols)
+{
+	BtLineageWalk walk;
+	BtLineageTarget *target;
+	int			i = -1;
+
+	if (attnum <= 0)
+		return NIL;
+	memset(&walk, 0, sizeof(walk));
+	while ((i = bms_next_member(cols, i)) >= 0)
+		lineage_add_column(&walk, relid, i + FirstLowInvalidHeapAttributeNumber);
+	if (walk.categories == 0)
+		return NIL;
+	target = palloc(sizeof(BtLineageTarget));
+	target->attnum = attnum;
+	target->categories = walk.categories;
+	target->sources = walk.sources;
+	return list_make1(target);
 }
 
 /*
@@ -792,9 +956,14 @@ bt_lineage_apply(Oid relid, List *targets)
 	foreach(lc, targets)
 	{
 		BtLineageTarget *target = (BtLineageTarget *) lfirst(lc);
+		int			have = bt_labels_column_category(relid, target->attnum);
 
-		if (bt_categories_mixed(target->categories))
+		/* the column's own label counts: ID numbers into a face column mix */
+		if (bt_categories_mixed(target->categories | have))
+		{
+			target->categories |= have;
 			lineage_refuse_mixed(relid, target);
+		}
 	}
 
 	foreach(lc, targets)

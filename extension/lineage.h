@@ -13,6 +13,7 @@
 #define BIOTOKEN_LINEAGE_H
 
 #include "access/attnum.h"
+#include "nodes/bitmapset.h"
 #include "nodes/parsenodes.h"
 #include "utils/hsearch.h"
 #include "utils/relcache.h"
@@ -31,14 +32,26 @@ typedef struct BtLineageEntry
 	NameData	column_name;
 } BtLineageEntry;
 
+/* The lineage of one target of a statement with several (bt_lineage_for_ctes). */
+typedef struct BtLineageCopy
+{
+	Oid			relid;
+	List	   *targets;
+} BtLineageCopy;
+
 /*
  * For the guard (guard.c):
  *
  * bt_lineage_for_dml: the target columns of an INSERT, UPDATE or MERGE
  * (after rewriting, before planning) that receive classified data they are
  * not yet labelled with; *relid is set to the target relation.
+ * bt_lineage_for_ctes: the same for the data-modifying CTEs of any query,
+ * as a List of BtLineageCopy *.
  * bt_lineage_for_output: the same for a query whose output columns become
  * columns 1..n of a new relation.
+ * bt_lineage_for_columns: the same for column attnum of relid computed
+ * from other columns of it (cols offset by FirstLowInvalidHeapAttributeNumber:
+ * ALTER COLUMN TYPE ... USING, a generated column).
  * bt_lineage_apply: refuse a mixing copy (42501), then label the targets.
  * bt_lineage_ctas_query: the query of a CREATE TABLE AS (or NULL), a copy.
  * bt_lineage_view_query: the stored query of a (materialized) view, a
@@ -54,7 +67,10 @@ typedef struct BtLineageEntry
  * NULL.
  */
 extern List *bt_lineage_for_dml(Query *query, Oid *relid);
+extern List *bt_lineage_for_ctes(Query *query);
 extern List *bt_lineage_for_output(Query *query);
+extern List *bt_lineage_for_columns(Oid relid, AttrNumber attnum,
+									const Bitmapset *cols);
 extern void bt_lineage_apply(Oid relid, List *targets);
 extern Query *bt_lineage_ctas_query(CreateTableAsStmt *ctas);
 extern Query *bt_lineage_view_query(Relation rel);

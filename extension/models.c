@@ -8,11 +8,17 @@
  * faithful to the angle between two faces.  Profiles live in the table
  * biotoken.model_profiles, which is append-only (a trigger refuses UPDATE,
  * DELETE and TRUNCATE): a template records its profile's id, so a profile
- * must never change under it.  That also makes the cache below always
- * valid: an entry, once read, never goes stale.
+ * must never change under it.  An entry, once read, goes stale only if
+ * the table itself goes (DROP EXTENSION): a relcache callback on it then
+ * empties the cache.
+ *
+ * Enrollment and verification by any role need a profile's mean, which
+ * only the extension owner may SELECT: profiles are read with a direct
+ * table scan, as catalogs are, never through SQL as the caller.
  *
  * Memory: cached profiles live in the "biotoken model cache" context under
- * CacheMemoryContext.  Lookups run SPI queries on a cache miss.
+ * CacheMemoryContext, at most BT_MAX_CACHED_MODELS of them; a full cache
+ * replaces (and frees) its entries round-robin.
  *
  * IDENTIFICATION
  *	  extension/models.c
@@ -23,14 +29,22 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "biotoken.h"
+#include "catalog.h"
 #include "codec.h"
 #include "models.h"
 
@@ -38,52 +52,128 @@ PG_FUNCTION_INFO_V1(biotoken_register_model);
 
 #define BT_MAX_CACHED_MODELS	64
 
+/* columns of biotoken.model_profiles */
+#define Natts_bt_model_profiles		6
+#define Anum_bt_model_id			1
+#define Anum_bt_model_name			2
+#define Anum_bt_model_dims			3
+#define Anum_bt_model_mean			4
+
 static MemoryContext model_cxt = NULL;
 static BtModel *cached[BT_MAX_CACHED_MODELS];
 static int	ncached = 0;
+static int	next_victim = 0;	/* round-robin eviction when full */
+static bool callback_registered = false;
+
+/* free one cached profile */
+static void
+free_model(BtModel *m)
+{
+	pfree(m->name);
+	pfree(m->mean);
+	pfree(m);
+}
+
+/* the table the cached profiles came from */
+static Oid	models_relid = InvalidOid;
 
 /*
- * Read one profile with SPI, by name (name != NULL) or by id.  Returns NULL
- * if there is none.  The result is allocated in model_cxt.
+ * Relcache callback: a profile never changes, but the table can go away
+ * (DROP EXTENSION) and come back with other profiles under the same ids,
+ * so any invalidation of it, or of every relation, empties the cache.
+ */
+static void
+models_relcache_callback(Datum arg, Oid relid)
+{
+	int			i;
+
+	if (ncached == 0 || (OidIsValid(relid) && relid != models_relid))
+		return;
+	for (i = 0; i < ncached; i++)
+		free_model(cached[i]);
+	ncached = 0;
+	next_victim = 0;
+}
+
+/*
+ * Read one profile, by name (name != NULL) or by id.  Returns NULL if there
+ * is none.  The result is allocated in model_cxt.
+ *
+ * The table is read directly (as the catalogs are), not through SQL: every
+ * role that may enroll or verify needs the profile's mean, but only the
+ * extension owner has SELECT on that column; and nothing of another role
+ * (a trigger, a policy) can run here.  The table is found by extension
+ * membership (catalog.c).  Takes AccessShareLock on it.
  */
 static BtModel *
 load_model(const char *name, int32 model_id)
 {
 	BtModel    *m = NULL;
-	Oid			argtypes[1];
-	Datum		values[1];
-	int			ret;
+	Oid			relid = bt_catalog_relid(BT_CATALOG_MODEL_PROFILES);
+	Relation	rel;
+	Snapshot	snapshot;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	if (name != NULL)
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"biotoken\" is not installed in this database"),
+				 errhint("Run CREATE EXTENSION biotoken, or reset biotoken.model.")));
+	if (!callback_registered)
 	{
-		argtypes[0] = TEXTOID;
-		values[0] = CStringGetTextDatum(name);
-		ret = SPI_execute_with_args("SELECT model_id, dims, name, mean "
-									"FROM biotoken.model_profiles WHERE name = $1",
-									1, argtypes, values, NULL, true, 1);
+		CacheRegisterRelcacheCallback(models_relcache_callback, (Datum) 0);
+		callback_registered = true;
 	}
-	else
+	if (relid != models_relid)
 	{
-		argtypes[0] = INT4OID;
-		values[0] = Int32GetDatum(model_id);
-		ret = SPI_execute_with_args("SELECT model_id, dims, name, mean "
-									"FROM biotoken.model_profiles WHERE model_id = $1",
-									1, argtypes, values, NULL, true, 1);
+		models_relcache_callback((Datum) 0, InvalidOid);
+		models_relid = relid;
 	}
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "could not read biotoken.model_profiles: %s",
-			 SPI_result_code_string(ret));
 
-	if (SPI_processed == 1)
+	rel = table_open(relid, AccessShareLock);
+	if (RelationGetNumberOfAttributes(rel) != Natts_bt_model_profiles ||
+		TupleDescAttr(RelationGetDescr(rel), Anum_bt_model_mean - 1)->atttypid != FLOAT4ARRAYOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s.model_profiles\" has an unexpected layout", BT_SCHEMA),
+				 errhint("Reinstall the biotoken extension.")));
+
+	/* a profile registered a moment ago by another session is seen */
+	snapshot = RegisterSnapshot(IsInParallelMode() ? GetActiveSnapshot() :
+								GetLatestSnapshot());
+	scan = table_beginscan(rel, snapshot, 0, NULL);
+	slot = table_slot_create(rel, NULL);
+	while (m == NULL && table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
 		bool		isnull;
+		int32		id;
+		int32		dims;
+		text	   *tname;
 		ArrayType  *mean;
 		MemoryContext old;
+
+		id = DatumGetInt32(slot_getattr(slot, Anum_bt_model_id, &isnull));
+		if (isnull)
+			continue;
+		tname = DatumGetTextPP(slot_getattr(slot, Anum_bt_model_name, &isnull));
+		if (isnull)
+			continue;
+		if (name != NULL)
+		{
+			if (VARSIZE_ANY_EXHDR(tname) != strlen(name) ||
+				memcmp(VARDATA_ANY(tname), name, strlen(name)) != 0)
+				continue;
+		}
+		else if (id != model_id)
+			continue;
+
+		dims = DatumGetInt32(slot_getattr(slot, Anum_bt_model_dims, &isnull));
+		mean = DatumGetArrayTypeP(slot_getattr(slot, Anum_bt_model_mean, &isnull));
+		/* the table's CHECK constraints guarantee shape and length */
+		if (isnull || ARR_NDIM(mean) != 1 || ARR_HASNULL(mean) ||
+			ARR_DIMS(mean)[0] != dims || dims < 1)
+			elog(ERROR, "biotoken model profile %d is malformed", id);
 
 		if (model_cxt == NULL)
 			model_cxt = AllocSetContextCreate(CacheMemoryContext,
@@ -91,28 +181,37 @@ load_model(const char *name, int32 model_id)
 											  ALLOCSET_SMALL_SIZES);
 		old = MemoryContextSwitchTo(model_cxt);
 		m = palloc0(sizeof(BtModel));
-		m->model_id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-		m->dims = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-		m->name = SPI_getvalue(tup, desc, 3);
-		mean = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 4, &isnull));
-		/* the table's CHECK constraints guarantee shape and length */
-		if (ARR_NDIM(mean) != 1 || ARR_HASNULL(mean) ||
-			ARR_DIMS(mean)[0] != m->dims)
-			elog(ERROR, "biotoken model profile %d is malformed", m->model_id);
-		m->mean = palloc(sizeof(float) * m->dims);
-		memcpy(m->mean, ARR_DATA_PTR(mean), sizeof(float) * m->dims);
+		m->model_id = id;
+		m->dims = dims;
+		m->name = text_to_cstring(tname);
+		m->mean = palloc(sizeof(float) * dims);
+		memcpy(m->mean, ARR_DATA_PTR(mean), sizeof(float) * dims);
 		MemoryContextSwitchTo(old);
 	}
-
-	SPI_finish();
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
+	table_close(rel, AccessShareLock);
 	return m;
 }
 
+/*
+ * Keep m in the cache.  At most BT_MAX_CACHED_MODELS profiles are kept;
+ * beyond that the entries are replaced round-robin and the replaced one
+ * is freed.  Callers use a profile before they look up another, so no
+ * pointer to a freed entry survives.
+ */
 static void
 remember(BtModel *m)
 {
 	if (ncached < BT_MAX_CACHED_MODELS)
+	{
 		cached[ncached++] = m;
+		return;
+	}
+	free_model(cached[next_victim]);
+	cached[next_victim] = m;
+	next_victim = (next_victim + 1) % BT_MAX_CACHED_MODELS;
 }
 
 /*

@@ -183,7 +183,7 @@ bt_normalize_statement(const char *text, int location, int len)
 	int			other_end = 0;	/* where the other reading stopped */
 	int			oi = 0;
 	StringInfoData out;
-	int			pos = 0;
+	volatile int pos = 0;
 	int			next_param;
 	int			i;
 

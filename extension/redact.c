@@ -73,11 +73,11 @@
 #include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
 #include "optimizer/planner.h"
-#include "utils/builtins.h"
-#include "utils/memutils.h"
 #include "plpgsql.h"
+#include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/syscache.h"
 
 #include "labels.h"

@@ -37,11 +37,14 @@
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
+#include "miscadmin.h"
 #include "port/pg_bitutils.h"
 #include "utils/array.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 
 #include "biotoken.h"
+#include "catalog.h"
 #include "codec.h"
 #include "crypto.h"
 #include "guc.h"
@@ -139,6 +142,21 @@ check_template_keys(const BtTemplateView *v)
 				 errmsg("biometric template was projected with key id %d, which is not loaded",
 						v->proj_key_id),
 				 errhint("Add the key to biotoken.key_file or biotoken.key_command and restart the server.")));
+}
+
+/*
+ * The same, and check that each key is the one this database recorded
+ * under its id (catalog.c): for matching and re-keying, not for the input
+ * functions, which must not write (a restore runs them before the
+ * recorded check values are restored).
+ */
+static void
+check_template_keys_in_use(const BtTemplateView *v)
+{
+	check_template_keys(v);
+	bt_catalog_check_key(bt_keys_get(v->key_id));
+	if (v->proj_key_id != v->key_id)
+		bt_catalog_check_key(bt_keys_get(v->proj_key_id));
 }
 
 /*
@@ -293,6 +311,7 @@ newest_key(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("no biotoken key is loaded"),
 				 errhint("Add biotoken to shared_preload_libraries and restart the server.")));
+	bt_catalog_check_key(key);
 	return key;
 }
 
@@ -690,7 +709,7 @@ biometric_rekey(PG_FUNCTION_ARGS)
 
 	bt_require_preloaded();
 	view_stored(t, &v);
-	check_template_keys(&v);
+	check_template_keys_in_use(&v);
 	oldkey = bt_keys_get(v.key_id);
 	newkey = newest_key();
 
@@ -841,7 +860,7 @@ bt_template_start_run(BtProbeCache *cache, const uint8 *rec, size_t len)
 	Assert(cache->probe != NULL);
 	memset(run, 0, sizeof(*run));
 	view_record(rec, len, &v);
-	check_template_keys(&v);
+	check_template_keys_in_use(&v);
 
 	for (i = 0; i < cache->nslots; i++)
 	{
@@ -936,13 +955,43 @@ biometric_distance(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(probe_distance(fcinfo));
 }
 
+#define BT_MATCHER_ROLE		"biotoken_matcher"
+
+/*
+ * Throw 42501 if the current user may not verify at max_distance: above
+ * the threshold in force (biotoken.match_threshold, which only a
+ * superuser sets, per server, database or role) only those who may see
+ * scores anyway (biotoken_matcher, as for biometric_distance) may go.
+ * Without the cap, twenty calls of a binary search over max_distance
+ * give the exact distance that biometric_distance refuses: a score oracle
+ * to hill-climb towards a face.  Costs nothing at or below the threshold.
+ */
+static void
+check_max_distance(double max_distance)
+{
+	Oid			matcher;
+
+	if (max_distance <= bt_match_threshold)
+		return;
+	matcher = get_role_oid(BT_MATCHER_ROLE, true);
+	if (OidIsValid(matcher) && has_privs_of_role(GetUserId(), matcher))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("max_distance cannot exceed biotoken.match_threshold"),
+			 errdetail("Only members of \"%s\" may verify at a distance above the match threshold in force, since a wider one reveals match scores.",
+					   BT_MATCHER_ROLE),
+			 errhint("Omit max_distance, or ask a superuser to set biotoken.match_threshold for your role or database.")));
+}
+
 /*
  * SQL: biometric_verify(t biometric, probe float4[]) -> boolean
  * SQL: biometric_verify(t biometric, probe float4[], max_distance float8) -> boolean
  *
  * Whether the probe matches the template: distance <= max_distance, by
  * default biotoken.match_threshold.  Answers yes or no only, so it is open
- * to everyone who may read the column.
+ * to everyone who may read the column; a max_distance above the threshold
+ * is for biotoken_matcher only (42501, see check_max_distance).
  */
 Datum
 biometric_verify(PG_FUNCTION_ARGS)
@@ -959,6 +1008,7 @@ biometric_verify(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("max_distance must be between 0 and 1")));
+		check_max_distance(threshold);
 	}
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
@@ -989,8 +1039,8 @@ biometric_distance_template(PG_FUNCTION_ARGS)
 	bt_require_preloaded();
 	view_stored(a, &va);
 	view_stored(b, &vb);
-	check_template_keys(&va);
-	check_template_keys(&vb);
+	check_template_keys_in_use(&va);
+	check_template_keys_in_use(&vb);
 	if (va.dims != vb.dims || va.bits != vb.bits)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),

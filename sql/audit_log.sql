@@ -224,8 +224,9 @@ SELECT valid, first_broken_id, reason FROM biotoken.verify_access_log();
 -- ---------------------------------------------------------------------
 SELECT coalesce(max(id), 0) AS mark FROM biotoken.access_log \gset
 BEGIN;
-LOCK TABLE biotoken.access_log IN SHARE MODE;
+-- (audit_timeout first: its change is logged too, and needs the log)
 SET LOCAL biotoken.audit_timeout = 200;
+LOCK TABLE biotoken.access_log IN SHARE MODE;
 SET LOCAL biotoken.guard = off;  -- fail (the log cannot be written)
 ROLLBACK;
 SHOW biotoken.guard;

@@ -171,6 +171,19 @@ SELECT q.id AS probe_of, s.id AS identified
        LATERAL (SELECT p.id FROM regress_par p ORDER BY p.face <~> q.probe LIMIT 1) s
  ORDER BY q.id;
 
+-- the same in a correlated subquery; and a probe computed once by an
+-- initplan, which Gather Merge evaluates and passes to the workers
+EXPLAIN (COSTS OFF)
+SELECT q.id, (SELECT p.id FROM regress_par p ORDER BY p.face <~> q.probe LIMIT 1)
+  FROM regress_par_probes q ORDER BY q.id;
+SELECT q.id, (SELECT p.id FROM regress_par p ORDER BY p.face <~> q.probe LIMIT 1)
+  FROM regress_par_probes q ORDER BY q.id;
+EXPLAIN (COSTS OFF)
+SELECT id FROM regress_par
+ ORDER BY face <~> (SELECT probe FROM regress_par_probes WHERE id = 800) LIMIT 1;
+SELECT id FROM regress_par
+ ORDER BY face <~> (SELECT probe FROM regress_par_probes WHERE id = 800) LIMIT 1;
+
 -- little work_mem and many ties: each participant reads its own pages
 -- again for the rows beyond what it kept (64-bit templates, 5000 copies of
 -- one face, pairs bounded to 8192 rows per participant)

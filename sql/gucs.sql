@@ -21,9 +21,10 @@ SET biotoken.audit_timeout = '1min';  -- fail
 SET biotoken.log_reads = on;  -- fail
 -- the key settings are hidden from ordinary users
 SHOW biotoken.key_file;  -- fail
--- user settings
-SET biotoken.match_threshold = 0.25;
+-- a wider threshold would be a score oracle: superuser only
+SET biotoken.match_threshold = 0.25;  -- fail
 SHOW biotoken.match_threshold;
+-- user settings
 SET biotoken.model = 'none';
 SHOW biotoken.model;
 RESET ROLE;

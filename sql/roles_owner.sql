@@ -74,6 +74,43 @@ SELECT count(f.face) FROM ro_faces f JOIN ro_ids i USING (person_id) WHERE i.nat
 RESET SESSION AUTHORIZATION;
 SELECT event, count(*) FROM biotoken.access_log GROUP BY event ORDER BY event;
 
+-- the owner cannot turn the log's settings; a superuser's changes of
+-- log_reads and audit_timeout are 'setting' events like guard and scope
+SET SESSION AUTHORIZATION regress_biotoken_dbowner;
+SET biotoken.log_reads = on;	-- fail (superuser only)
+SET biotoken.audit_timeout = '1s';	-- fail (superuser only)
+SET biotoken.allow_drop = on;	-- fail (superuser only)
+RESET SESSION AUTHORIZATION;
+SET biotoken.log_reads = on;
+SET biotoken.audit_timeout = '7s';
+RESET biotoken.log_reads;
+RESET biotoken.audit_timeout;
+-- (those records are queued, like reads; a guard change is waited for,
+-- and is written after them)
+SET biotoken.guard = off;
+RESET biotoken.guard;
+SELECT detail->>'setting' AS setting, detail->>'old' AS old, detail->>'new' AS new
+  FROM biotoken.access_log WHERE event = 'setting' ORDER BY id;
+
+-- DROP EXTENSION would drop the log with its rows: refused, even for a
+-- superuser, unless one allows it for that one transaction
+SET client_min_messages = warning;	-- no list of what CASCADE drops
+DROP EXTENSION biotoken CASCADE;	-- fail (the log holds rows)
+SET biotoken.allow_drop = on;
+DROP EXTENSION biotoken CASCADE;	-- fail (allowed in another transaction)
+RESET biotoken.allow_drop;
+BEGIN;
+SET LOCAL biotoken.allow_drop = on;
+DROP EXTENSION biotoken CASCADE;
+ROLLBACK;
+SELECT count(*) AS still_installed FROM pg_extension WHERE extname = 'biotoken';
+BEGIN;
+SET LOCAL biotoken.allow_drop = on;
+DROP EXTENSION biotoken CASCADE;
+COMMIT;
+SELECT count(*) AS installed FROM pg_extension WHERE extname = 'biotoken';
+RESET client_min_messages;
+
 \c contrib_regression
 DROP DATABASE regress_biotoken_owned;
 DROP ROLE regress_biotoken_dbowner;

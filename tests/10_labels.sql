@@ -4,7 +4,7 @@
 -- Everything happens in one transaction that is rolled back; invalidation
 -- across sessions (which needs commits) is tested in sql/labels.sql.
 BEGIN;
-SELECT plan(45);
+SELECT plan(46);
 
 CREATE SCHEMA tap_labels;
 SET LOCAL search_path = tap_labels, public;
@@ -137,10 +137,13 @@ CREATE TABLE mid (x int) INHERITS (base);
 CREATE TABLE leaf () INHERITS (mid);
 SELECT is((SELECT category || '/' || source FROM cc WHERE relation = 'leaf'),
           'identity/inherited', 'a grandchild queried by its own name is classified');
-SELECT lives_ok($$SECURITY LABEL FOR biotoken ON COLUMN leaf.nid IS 'financial'$$,
+SELECT throws_ok($$SECURITY LABEL FOR biotoken ON COLUMN leaf.nid IS 'financial'$$,
+                 '42501', NULL,
+                 'a child''s own label weaker than the one it inherits is a weakening: biotoken_admin only');
+SELECT lives_ok($$SECURITY LABEL FOR biotoken ON COLUMN leaf.nid IS 'identity'$$,
                 'a child may add its own label');
 SELECT is((SELECT category FROM cc WHERE relation = 'leaf'), 'identity',
-          'the stronger category wins: identity over financial');
+          'the child stays identity');
 ALTER TABLE mid NO INHERIT base;
 SELECT is((SELECT category || '/' || source FROM cc WHERE relation = 'mid'),
           'identity/lineage', 'a disinherited child keeps the classification as lineage');

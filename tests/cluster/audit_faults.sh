@@ -83,6 +83,7 @@ done
 
 writer_kills=0
 backend_kills=0
+next_kill=$((RANDOM % 2))
 immediate=0
 recovered=1
 t_end=$((SECONDS + DURATION))
@@ -97,10 +98,14 @@ while ((SECONDS < t_end)); do
         immediate=1
         continue
     fi
-    if ((RANDOM % 2 == 0)); then
+    # Writer and backend kills take turns; a turn passes only when its
+    # kill happened, so a slow machine still gets both kinds of fault
+    # (random choice left one kind out in about one run of three).
+    if ((next_kill == 0)); then
         pid="$(audit_writer_pid regress_faults 2>/dev/null || true)"
         if [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null; then
             writer_kills=$((writer_kills + 1))
+            next_kill=1
         fi
     else
         pid="$(bt_psql -d postgres -Atc "SELECT pid FROM pg_stat_activity
@@ -108,6 +113,7 @@ while ((SECONDS < t_end)); do
                 ORDER BY random() LIMIT 1" 2>/dev/null || true)"
         if [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null; then
             backend_kills=$((backend_kills + 1))
+            next_kill=0
         fi
     fi
 done

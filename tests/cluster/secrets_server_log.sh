@@ -15,15 +15,16 @@
 #	    names hold;
 #	  - PostgreSQL's constraint errors ("Failing row contains", "Key
 #	    (...)=(...)") show no stored value of a relation with classified
-#	    columns, to the client, the server log, or GET STACKED
-#	    DIAGNOSTICS, and leave no 'refused' record.
+#	    columns (or of one a foreign key references), to the client, the
+#	    server log, GET STACKED DIAGNOSTICS or a re-raise in a procedure,
+#	    and leave no 'refused' record.
 #	Prints TAP.
 #
 set -euo pipefail
 # shellcheck source=tests/harness/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../harness/common.sh"
 
-tap_plan 34
+tap_plan 43
 
 tap_ok "the server starts" start_server "log_min_error_statement = error"
 ((BT_RUNNING)) || tap_bail "no server"
@@ -102,15 +103,25 @@ out="$(dba -c "SELECT biotoken.register_model('regress_m', 3, '{0.3275,0.4575,0.
 tap_ok "a register_model mean of the wrong size is an error" grep -q 'model profile mean has 4 dimensions' <<<"$out"
 out="$(dba -c "SELECT biotoken.grant_audit('regress_biotoken_app', 'case 25010519491231002X', '1000 hours')")"
 tap_ok "a grant_audit error" grep -q 'valid_for exceeds' <<<"$out"
+# raised in a parallel worker, re-raised by the leader
+out="$(app -c "SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                                  THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END,
+                                  'on', false)" \
+           -c "SELECT biometric_verify(face, '{0.3375,0.4675,0.8375,0.0775}', 3) FROM test_people")"
+tap_ok "an invalid max_distance in a parallel worker is an error" \
+    grep -q 'max_distance must be between 0 and 1' <<<"$out"
+out="$(dba -c "SELECT biotoken.revoke_audit(g) FROM (VALUES (987654321, '28010519491231002X')) v(g, nid)")"
+tap_ok "a revoke_audit error" grep -q 'audit grant 987654321 does not exist' <<<"$out"
 gid="$(bt_psql -U regress_biotoken_dba -Atc "SELECT biotoken.grant_audit('regress_biotoken_app', 'case 1', '1 hour')")"
 out="$(app -c "CREATE TABLE test_mixed AS SELECT face::text || national_id AS x FROM test_people WHERE national_id = '26010519491231002X'")"
 tap_ok "a mixing copy under a grant is refused by lineage" grep -q 'cannot copy biometric data and identity data' <<<"$out"
 dba -c "SELECT biotoken.revoke_audit($gid)" >/dev/null
 
 log="$(server_log_since_start)"
-tap_not "no probe of a biotoken error in the server log" grep -q -E '0\.3125|0\.3175|0\.3225' <<<"$log"
+tap_not "no probe of a biotoken error in the server log" grep -q -E '0\.3125|0\.3175|0\.3225|0\.3375' <<<"$log"
 tap_not "no register_model mean in the server log" grep -q -F '0.3275' <<<"$log"
 tap_not "no grant purpose in the server log" grep -q -F '25010519491231002X' <<<"$log"
+tap_not "no literal of a revoke_audit statement in the server log" grep -q -F '28010519491231002X' <<<"$log"
 tap_not "no ID number of a lineage refusal in the server log" grep -q -F '26010519491231002X' <<<"$log"
 
 # ------------------------------------------------ CONTEXT lines (3)
@@ -174,6 +185,35 @@ tap_not "GET STACKED DIAGNOSTICS gives no ID number" grep -q -F '110105194912310
 out="$(app -c "UPDATE test_plain SET note = 'bad'")"
 tap_ok "an unclassified relation keeps its detail" grep -q -F 'Failing row contains (1, bad)' <<<"$out"
 tap_is "$(refused_count)" "$before" "constraint errors write no 'refused' record"
+# a foreign key from an unclassified table: its key is an ID number
+bt_psql <<'SQL' >/dev/null || tap_bail "set-up failed"
+CREATE TABLE test_accounts (id int, person_nid text REFERENCES test_people (national_id));
+INSERT INTO test_accounts VALUES (1, '11010519491231003X');
+GRANT SELECT, INSERT ON test_accounts TO regress_biotoken_app;
+GRANT DELETE ON test_people TO regress_biotoken_app;
+SQL
+out="$(app -c "DELETE FROM test_people WHERE biometric_verify(face, '{0.5,0.25,0.125,0.75}')")"
+# (refused by the guard, or a foreign key error: either way no ID number)
+tap_ok "deleting a face-selected, still referenced row is an error" grep -q 'ERROR' <<<"$out"
+tap_not "the client sees no referenced ID number" grep -q -F '11010519491231003X' <<<"$out"
+out="$(app -c "INSERT INTO test_accounts VALUES (2, '31010519491231002X')")"
+tap_ok "a foreign key violation is an error" grep -q 'violates foreign key constraint' <<<"$out"
+tap_not "the client sees no key of a referenced classified relation" \
+    grep -q -F '31010519491231002X' <<<"$out"
+# caught in a procedure, and re-raised
+bt_psql <<'SQL' >/dev/null || tap_bail "set-up failed"
+CREATE PROCEDURE test_proc() LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE test_people SET national_id = '11010519491231002X' WHERE id = 2;
+EXCEPTION WHEN unique_violation THEN
+  RAISE NOTICE 'detail: %', (SELECT 1);
+  RAISE;
+END $$;
+GRANT EXECUTE ON PROCEDURE test_proc() TO regress_biotoken_app;
+SQL
+out="$(app -c "CALL test_proc()")"
+tap_ok "a unique violation caught and re-raised in a procedure" grep -q 'duplicate key value' <<<"$out"
+tap_not "the re-raised error shows no key" grep -q -F '(11010519491231002X)' <<<"$out"
 log="$(server_log_since_start)"
 tap_not "no stored value of a classified relation in the server log" \
-    grep -q -E 'Failing row contains \(1, 110|Key \(national_id\)=' <<<"$log"
+    grep -q -E 'Failing row contains \(1, 110|Key \((national_id|person_nid)\)=' <<<"$log"
