@@ -278,6 +278,8 @@ bt_audit_event_name(BtAuditEvent event)
 			return "setting";
 		case BT_EVENT_READ:
 			return "read";
+		case BT_EVENT_PRUNE:
+			return "prune";
 	}
 	return "unknown";
 }
@@ -432,7 +434,16 @@ fill_context(const BtAuditRecord *rec, bool with_statement, BtAuditContext *cx)
 	memset(cx, 0, sizeof(*cx));
 	cx->logged_at = GetCurrentTimestamp();
 	cx->session_user_name = GetUserNameFromId(GetSessionUserId(), true);
-	cx->current_user_name = GetUserNameFromId(GetUserId(), true);
+	/*
+	 * grant_audit and revoke_audit are SECURITY DEFINER functions of the
+	 * extension's owner: their records name the caller's current user (the
+	 * SET ROLE one, which a SECURITY DEFINER function does not change), not
+	 * the owner the function runs as.
+	 */
+	cx->current_user_name =
+		GetUserNameFromId(rec->event == BT_EVENT_GRANT ||
+						  rec->event == BT_EVENT_REVOKE ?
+						  GetOuterUserId() : GetUserId(), true);
 	/* the role that authenticated, whatever SET SESSION AUTHORIZATION did */
 	cx->login_user_name = OidIsValid(GetAuthenticatedUserId()) ?
 		GetUserNameFromId(GetAuthenticatedUserId(), true) : NULL;

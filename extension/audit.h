@@ -36,10 +36,11 @@ typedef enum BtAuditEvent
 	BT_EVENT_REVOKE,			/* an audit grant was revoked */
 	BT_EVENT_LABEL,				/* a classification label changed */
 	BT_EVENT_SETTING,			/* biotoken.guard or biotoken.scope changed */
-	BT_EVENT_READ				/* a read of a biometric column (log_reads) */
+	BT_EVENT_READ,				/* a read of a biometric column (log_reads) */
+	BT_EVENT_PRUNE				/* archive-and-prune removed the log's head */
 } BtAuditEvent;
 
-#define BT_EVENT_LAST	BT_EVENT_READ
+#define BT_EVENT_LAST	BT_EVENT_PRUNE
 
 typedef struct BtAuditRecord
 {

@@ -40,6 +40,15 @@
  * text form (jsonb's text form is canonical); text[] as a 4-byte count and
  * per element a NULL byte or 1 + length + bytes; bytea as length + bytes.
  *
+ * Rows of the log's own: every biotoken.audit_checkpoint_rows ids the
+ * writer appends a 'checkpoint' row (detail {"every": N}); its prev_hash
+ * is the chain head and its row_hash signs it, so verify_access_log(from_id)
+ * can start there.  prune_access_log() leaves a 'prune' row (detail
+ * removed_from, removed_to, rows, head: the hex row_hash of the last row
+ * removed); a log may start after row 1 only if a prune row whose
+ * removed_to is the first id - 1 and whose head is the first row's
+ * prev_hash verifies.
+ *
  * Locking: queue, waiters and anchors are under the "biotoken access log"
  * LWLock (audit.h); nothing throws while it is held.
  *
@@ -103,6 +112,7 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
@@ -118,6 +128,7 @@
 
 PG_FUNCTION_INFO_V1(biotoken_verify_access_log);
 PG_FUNCTION_INFO_V1(biotoken_verify_access_log_from);
+PG_FUNCTION_INFO_V1(biotoken_prune_access_log);
 PG_FUNCTION_INFO_V1(biotoken_access_log_append_only);
 
 /* the columns of biotoken.access_log, in table order */
@@ -1416,13 +1427,15 @@ is_chain_start(const Datum *values, const bool *nulls)
  * 0 if the log is empty.  Reads at most one checkpoint interval.
  */
 static int64
-verify_start(Relation rel, Relation idx, Snapshot snapshot, int64 from_id)
+verify_start(Relation rel, Relation idx, Snapshot snapshot, int64 from_id,
+			 bool *at_checkpoint)
 {
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tup;
 	int64		start = 0;
 
+	*at_checkpoint = false;
 	ScanKeyInit(&key, COL_ID + 1, BTLessEqualStrategyNumber, F_INT8LE,
 				Int64GetDatum(from_id));
 	scan = systable_beginscan_ordered(rel, idx, snapshot, 1, &key);
@@ -1433,12 +1446,90 @@ verify_start(Relation rel, Relation idx, Snapshot snapshot, int64 from_id)
 
 		heap_deform_tuple(tup, RelationGetDescr(rel), values, nulls);
 		start = DatumGetInt64(values[COL_ID]);
-		if (is_chain_start(values, nulls))
+		*at_checkpoint = is_chain_start(values, nulls);
+		if (*at_checkpoint)
 			break;
 		CHECK_FOR_INTERRUPTS();
 	}
 	systable_endscan_ordered(scan);
 	return start;
+}
+
+/*
+ * A signed prune record says the rows before first_id were archived and
+ * removed, and that the last of them had row_hash prev (the prev_hash of
+ * row first_id).  Prune records are found through the partial index
+ * access_log_prunes (an untrusted locator: each record found is checked
+ * against its own row_hash here), so a log that starts after row 1 costs
+ * one small index scan to accept.
+ */
+static bool
+prune_vouches(Relation rel, Snapshot snapshot, int64 first_id, bytea *prev)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			pruneidx = InvalidOid;
+	bool		vouched = false;
+	char		head[BT_HMAC_BYTES * 2 + 1];
+	char		want[128];
+	int			i;
+
+	if (VARSIZE_ANY_EXHDR(prev) != BT_HMAC_BYTES)
+		return false;
+	for (i = 0; i < BT_HMAC_BYTES; i++)
+		snprintf(head + 2 * i, 3, "%02x", ((uint8 *) VARDATA_ANY(prev))[i]);
+	foreach(lc, indexes)
+	{
+		char	   *name = get_rel_name(lfirst_oid(lc));
+
+		if (name != NULL && strcmp(name, "access_log_prunes") == 0)
+			pruneidx = lfirst_oid(lc);
+	}
+	list_free(indexes);
+	if (!OidIsValid(pruneidx))
+		return false;
+
+	snprintf(want, sizeof(want), INT64_FORMAT, first_id - 1);
+	{
+		Relation	idx = index_open(pruneidx, AccessShareLock);
+		SysScanDesc scan = systable_beginscan_ordered(rel, idx, snapshot, 0, NULL);
+		HeapTuple	tup;
+
+		while (!vouched &&
+			   HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
+		{
+			Datum		values[NCOLS];
+			bool		nulls[NCOLS];
+			uint8		mac[BT_HMAC_BYTES];
+			Jsonb	   *jb;
+			JsonbValue *jv;
+			char	   *to;
+
+			heap_deform_tuple(tup, RelationGetDescr(rel), values, nulls);
+			if (!event_is(values, nulls, "prune") || nulls[COL_DETAIL] ||
+				nulls[COL_ROW_HASH] || !row_mac(values, nulls, mac) ||
+				VARSIZE_ANY_EXHDR(DatumGetPointer(values[COL_ROW_HASH])) != BT_HMAC_BYTES ||
+				CRYPTO_memcmp(VARDATA_ANY(DatumGetPointer(values[COL_ROW_HASH])),
+							  mac, BT_HMAC_BYTES) != 0)
+				continue;
+			jb = DatumGetJsonbP(values[COL_DETAIL]);
+			jv = getKeyJsonValueFromContainer(&jb->root, "head", 4, NULL);
+			if (jv == NULL || jv->type != jbvString ||
+				jv->val.string.len != BT_HMAC_BYTES * 2 ||
+				memcmp(jv->val.string.val, head, BT_HMAC_BYTES * 2) != 0)
+				continue;
+			jv = getKeyJsonValueFromContainer(&jb->root, "removed_to", 10, NULL);
+			if (jv == NULL || jv->type != jbvNumeric)
+				continue;
+			to = DatumGetCString(DirectFunctionCall1(numeric_out,
+													 NumericGetDatum(jv->val.numeric)));
+			if (strcmp(to, want) == 0)
+				vouched = true;
+		}
+		systable_endscan_ordered(scan);
+		index_close(idx, AccessShareLock);
+	}
+	return vouched;
 }
 
 /*
@@ -1507,9 +1598,12 @@ verify_range(Relation rel, Snapshot snapshot, int64 start_id, int64 count_from,
 				note_break(&res->first_broken, &res->reason, id,
 						   "prev_hash is not the previous row's row_hash: rows were removed, inserted or reordered");
 			/* only archive-and-prune may remove the head of the log */
-			if (id != 1 && start_id <= 1 && !event_is(values, nulls, "prune"))
+			if (id != 1 && start_id <= 1 &&
+				(nulls[COL_PREV_HASH] ||
+				 !prune_vouches(rel, snapshot, id,
+								DatumGetByteaPP(values[COL_PREV_HASH]))))
 				note_break(&res->first_broken, &res->reason, id,
-						   "the log does not start at row 1: rows before this one were removed");
+						   "the log does not start at row 1: rows before this one were removed, and no prune record accounts for them");
 		}
 		else
 		{
@@ -1523,6 +1617,13 @@ verify_range(Relation rel, Snapshot snapshot, int64 start_id, int64 count_from,
 				note_break(&res->first_broken, &res->reason, id,
 						   "prev_hash is not the previous row's row_hash: rows were removed, inserted or reordered");
 		}
+		/*
+		 * A different key under the row's key id (a wrong key file, a
+		 * restore onto a server with other keys) is a clear error, never a
+		 * false "changed or forged" (catalog.c's key check values).
+		 */
+		if (!nulls[COL_KEY_ID])
+			bt_catalog_check_key(bt_keys_get(DatumGetInt32(values[COL_KEY_ID])));
 		if (!row_mac(values, nulls, mac))
 			note_break(&res->first_broken, &res->reason, id,
 					   "the key that made this row is not loaded");
@@ -1675,6 +1776,7 @@ biotoken_verify_access_log_from(PG_FUNCTION_ARGS)
 	Relation	rel;
 	Relation	idx;
 	int64		start;
+	bool		at_checkpoint;
 
 	bt_require_preloaded();
 	if (max_rows < 1)
@@ -1683,9 +1785,132 @@ biotoken_verify_access_log_from(PG_FUNCTION_ARGS)
 				 errmsg("max_rows must be at least 1")));
 	rel = verify_open(&anchor);
 	idx = index_open(rel->rd_pkindex, AccessShareLock);
-	start = verify_start(rel, idx, GetActiveSnapshot(), from_id);
+	start = verify_start(rel, idx, GetActiveSnapshot(), from_id, &at_checkpoint);
 	index_close(idx, AccessShareLock);
+	/* no checkpoint before from_id: from the log's first row, judged as such */
+	if (!at_checkpoint)
+		start = 0;
 	verify_range(rel, GetActiveSnapshot(), start, from_id, max_rows, &anchor, &res);
 	table_close(rel, AccessShareLock);
 	return verify_result(fcinfo, &res, true);
+}
+
+/*
+ * SQL: biotoken.prune_access_log(before_id bigint) -> bigint
+ *
+ * Retention: remove the rows before before_id (export them first; README
+ * says how), leaving a signed 'prune' record that names the removed range
+ * and the row_hash of its last row, the head the remaining log chains to.
+ * verify_access_log() then accepts a log that starts at before_id.  Only
+ * biotoken_admin members; the range must verify first (a broken range is
+ * evidence and stays); row before_id must exist.  The prune record is
+ * committed before the rows go (it is the record of the act); the rows go
+ * in the caller's transaction.  Returns the number of rows removed.
+ */
+Datum
+biotoken_prune_access_log(PG_FUNCTION_ARGS)
+{
+	int64		before_id = PG_GETARG_INT64(0);
+	Oid			admin = get_role_oid("biotoken_admin", false);
+	BtAuditAnchor noanchor;
+	BtVerifyResult res;
+	BtAuditRecord rec;
+	Relation	rel;
+	Relation	idx;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	ScanKeyData key;
+	Oid			relid;
+	int64		first = 0;
+	int64		removed = 0;
+	char		head[BT_HMAC_BYTES * 2 + 1];
+	bool		have_head = false;
+	int			i;
+
+	bt_require_preloaded();
+	if (!has_privs_of_role(GetUserId(), admin))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to prune the access log"),
+				 errdetail("Only members of biotoken_admin may prune the access log.")));
+	relid = bt_audit_log_find(NULL);
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("biotoken has no access log in this database")));
+	rel = table_open(relid, RowExclusiveLock);
+	check_log_relation(rel);
+
+	/* the range to remove must verify, and row before_id must exist */
+	memset(&noanchor, 0, sizeof(noanchor));
+	idx = index_open(rel->rd_pkindex, AccessShareLock);
+	scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 0, NULL);
+	tup = systable_getnext_ordered(scan, ForwardScanDirection);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+
+		first = DatumGetInt64(heap_getattr(tup, COL_ID + 1, RelationGetDescr(rel), &isnull));
+	}
+	systable_endscan_ordered(scan);
+	if (first == 0 || before_id <= first)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no access-log rows lie before row " INT64_FORMAT, before_id)));
+	verify_range(rel, GetActiveSnapshot(), 0, 0, before_id - first, &noanchor, &res);
+	if (res.first_broken != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("the access log does not verify at row " INT64_FORMAT, res.first_broken),
+				 errdetail("%s", res.reason),
+				 errhint("A broken log is evidence: it is not pruned.")));
+	if (res.next_id != before_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("row " INT64_FORMAT " of the access log does not exist", before_id),
+				 errdetail("The log keeps at least the row it is pruned to.")));
+
+	ScanKeyInit(&key, COL_ID + 1, BTEqualStrategyNumber, F_INT8EQ,
+				Int64GetDatum(before_id - 1));
+	scan = systable_beginscan_ordered(rel, idx, GetActiveSnapshot(), 1, &key);
+	tup = systable_getnext_ordered(scan, ForwardScanDirection);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		h = heap_getattr(tup, COL_ROW_HASH + 1, RelationGetDescr(rel), &isnull);
+
+		if (!isnull && VARSIZE_ANY_EXHDR(DatumGetPointer(h)) == BT_HMAC_BYTES)
+		{
+			for (i = 0; i < BT_HMAC_BYTES; i++)
+				snprintf(head + 2 * i, 3, "%02x",
+						 ((uint8 *) VARDATA_ANY(DatumGetPointer(h)))[i]);
+			have_head = true;
+		}
+	}
+	systable_endscan_ordered(scan);
+	if (!have_head)
+		elog(ERROR, "row " INT64_FORMAT " of the access log has no row_hash", before_id - 1);
+
+	/* the record of the act, committed first */
+	memset(&rec, 0, sizeof(rec));
+	rec.event = BT_EVENT_PRUNE;
+	rec.detail = psprintf("{\"removed_from\": " INT64_FORMAT ", \"removed_to\": " INT64_FORMAT
+						  ", \"rows\": " INT64_FORMAT ", \"head\": \"%s\"}",
+						  first, before_id - 1, res.rows, head);
+	bt_audit_write(&rec);
+
+	/* then the rows; no trigger fires (this is the one path that deletes) */
+	ScanKeyInit(&key, COL_ID + 1, BTLessStrategyNumber, F_INT8LT,
+				Int64GetDatum(before_id));
+	scan = systable_beginscan_ordered(rel, idx, GetLatestSnapshot(), 1, &key);
+	while (HeapTupleIsValid(tup = systable_getnext_ordered(scan, ForwardScanDirection)))
+	{
+		simple_heap_delete(rel, &tup->t_self);
+		removed++;
+		CHECK_FOR_INTERRUPTS();
+	}
+	systable_endscan_ordered(scan);
+	index_close(idx, AccessShareLock);
+	table_close(rel, NoLock);
+	PG_RETURN_INT64(removed);
 }

@@ -176,6 +176,20 @@ COMMENT ON FUNCTION biotoken.verify_access_log(bigint, bigint) IS
 REVOKE ALL ON FUNCTION biotoken.verify_access_log(bigint, bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION biotoken.verify_access_log(bigint, bigint) TO biotoken_auditor;
 
+-- Retention: archive (export) the head of the log, then prune it.  The
+-- prune record is found through this index when verification meets a log
+-- that starts after row 1 (each one found is checked against its own hash).
+CREATE INDEX access_log_prunes ON biotoken.access_log (id)
+	WHERE event = 'prune';
+
+CREATE FUNCTION biotoken.prune_access_log(before_id bigint) RETURNS bigint
+	AS 'MODULE_PATHNAME', 'biotoken_prune_access_log'
+	LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION biotoken.prune_access_log(bigint) IS
+	'removes the access-log rows before before_id (export them first), leaving a signed prune record so that the rest still verifies; returns the rows removed';
+REVOKE ALL ON FUNCTION biotoken.prune_access_log(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biotoken.prune_access_log(bigint) TO biotoken_admin;
+
 -- ====================================================================
 -- Versions and packaging (issue #13)
 -- ====================================================================

@@ -230,6 +230,22 @@ escape_line_breaks(char **field)
 }
 
 /*
+ * Whether edata is PostgreSQL's permission error for a score function
+ * (biometric_distance, also behind the <~> operator).  Told by the
+ * untranslated message and the function's name, which is not translated.
+ */
+static bool
+is_score_denial(const ErrorData *edata)
+{
+	return edata->elevel >= ERROR &&
+		edata->sqlerrcode == ERRCODE_INSUFFICIENT_PRIVILEGE &&
+		edata->message_id != NULL &&
+		strcmp(edata->message_id, "permission denied for function %s") == 0 &&
+		edata->message != NULL &&
+		strstr(edata->message, "biometric_distance") != NULL;
+}
+
+/*
  * bt_emit_log_hook
  *		Runs before a report goes to the server log and the client (both
  *		read the same ErrorData): hide the statement and CONTEXT of
@@ -251,6 +267,18 @@ bt_emit_log_hook(ErrorData *edata)
 		/* the statement and COPY's CONTEXT may hold the row's values */
 		edata->hide_stmt = true;
 		edata->hide_ctx = true;
+	}
+	else if (is_score_denial(edata))
+	{
+		/*
+		 * PostgreSQL's own "permission denied for function
+		 * biometric_distance": the statement holds a probe, and the
+		 * message alone does not say what to do.
+		 */
+		edata->hide_stmt = true;
+		edata->hide_ctx = true;
+		if (edata->hint == NULL)
+			edata->hint = pstrdup("Scores and identification (biometric_distance, the <~> operator) need membership in role \"biotoken_matcher\"; biometric_verify answers yes or no without it.");
 	}
 
 	if (prev_emit_log_hook)

@@ -56,6 +56,12 @@ SELECT grant_id = :g_used AS used, grant_id = :g_revoked AS revoked_one,
 SELECT sum(uses) AS uses, bool_and(uses = 0 OR last_used >= first_used) AS times_ordered
   FROM biotoken.grant_history
  WHERE grant_id IN (:g_used, :g_revoked, :g_expired);
+-- the grant and revoke records name the admin as current user, not the
+-- owner of the SECURITY DEFINER functions
+SELECT event, session_user_name, current_user_name
+  FROM biotoken.access_log
+ WHERE grant_id IN (:g_used, :g_revoked, :g_expired) AND event IN ('grant', 'revoke')
+ ORDER BY id;
 -- "who used grant N, for what, when": the log rows behind the count
 SELECT count(*) = (SELECT uses FROM biotoken.grant_history WHERE grant_id = :g_used) AS log_agrees
   FROM biotoken.access_log

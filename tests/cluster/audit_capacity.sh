@@ -82,7 +82,9 @@ for ((i = 0; i < 200; i++)); do
     [[ -e $LOCKED ]] && break
     sleep 0.05
 done
-(record 1 stuck >"$BT_TMPDIR/stuck.out") &
+# a long wait: with audit_timeout changes logged (issue 10), the SETs of
+# the refused records below queue setting records of their own
+(record 1 stuck 120s >"$BT_TMPDIR/stuck.out") &
 stuck=$!
 sleep 0.5
 out="$(record 2 no-slot 1s || true)"

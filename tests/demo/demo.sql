@@ -90,6 +90,30 @@ SELECT id, name, biometric_verify(face, demo_face(2, 1)) AS matches_new_photo_of
 FROM people ORDER BY id;
 
 \echo
+\echo 'With a model profile, as an ordinary application role.  Real face'
+\echo 'models share a common mean; an admin registers it once, and the'
+\echo 'application names it.  No superuser is involved: demo_enroller has'
+\echo 'only INSERT and SELECT on its table.  biometric(256) fixes the'
+\echo 'template size of the column, whatever the session says.'
+CREATE ROLE demo_model_admin NOLOGIN IN ROLE biotoken_admin;
+CREATE ROLE demo_enroller NOLOGIN;
+CREATE TABLE visitors (id int PRIMARY KEY, face biometric(256));
+GRANT SELECT, INSERT ON visitors TO demo_enroller;
+SET SESSION AUTHORIZATION demo_model_admin;
+SELECT biotoken.register_model('demo-model-128', 128,
+           (SELECT array_agg(0.02::float4) FROM generate_series(1, 128))) > 0
+       AS profile_registered;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION demo_enroller;
+SET biotoken.model = 'demo-model-128';
+INSERT INTO visitors VALUES (1, demo_face(4)), (2, demo_face(5));
+SELECT id, (biometric_info(face)).model, (biometric_info(face)).bits,
+       biometric_verify(face, demo_face(4, 1)) AS matches_new_photo_of_visitor_1
+FROM visitors ORDER BY id;
+RESET biotoken.model;
+RESET SESSION AUTHORIZATION;
+
+\echo
 \echo '=================================================================='
 \echo ' 4. Identify (1:N): who is this?'
 \echo '=================================================================='
