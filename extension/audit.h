@@ -8,7 +8,10 @@
  * Other modules call only the first part: bt_audit_write() with a
  * BtAuditRecord, bt_audit_note_read() for biotoken.log_reads, and
  * bt_audit_is_writer() to stay out of the writer's own statements.  The
- * second part is shared by audit.c and audit_worker.c only.
+ * second part is shared by audit.c and audit_worker.c only.  The functions
+ * marked PGDLLEXPORT are also called by the test library
+ * tests/audit_probe, and PostgreSQL 16 and later build modules with
+ * hidden symbols by default.
  *
  * IDENTIFICATION
  *	  extension/audit.h
@@ -48,7 +51,7 @@ typedef struct BtAuditRecord
 	const char *detail;			/* a JSON object as text, or NULL */
 } BtAuditRecord;
 
-extern const char *bt_audit_event_name(BtAuditEvent event);
+extern PGDLLEXPORT const char *bt_audit_event_name(BtAuditEvent event);
 
 /*
  * bt_audit_write: have the record committed to biotoken.access_log (and
@@ -56,14 +59,14 @@ extern const char *bt_audit_event_name(BtAuditEvent event);
  * if that cannot be done within biotoken.audit_timeout.  The session
  * fields and the normalized top-level statement are filled in here.
  */
-extern void bt_audit_write(const BtAuditRecord *rec);
+extern PGDLLEXPORT void bt_audit_write(const BtAuditRecord *rec);
 
 /*
  * bt_audit_note_read: with biotoken.log_reads on, write a 'read' record for
  * a statement that reads the biometric columns "columns" (List of char *,
  * "schema.table.column"); does nothing when log_reads is off.
  */
-extern void bt_audit_note_read(List *columns);
+extern PGDLLEXPORT void bt_audit_note_read(List *columns);
 
 /*
  * true in the access-log writer worker: hooks of other modules must leave

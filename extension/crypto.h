@@ -12,6 +12,7 @@
 #ifndef BIOTOKEN_CRYPTO_H
 #define BIOTOKEN_CRYPTO_H
 
+#include "compat.h"
 #include "keys.h"
 
 typedef enum BtCryptoStatus
@@ -80,6 +81,6 @@ extern const BtProjection *bt_crypto_projection(const BtKey *key,
 												int dims, int bits);
 extern void bt_crypto_project(const BtProjection *proj, const float *x,
 							  float *work, uint8 *out);
-extern void bt_crypto_throw(BtCryptoStatus status) pg_attribute_noreturn();
+BT_NORETURN extern void bt_crypto_throw(BtCryptoStatus status);
 
 #endif							/* BIOTOKEN_CRYPTO_H */

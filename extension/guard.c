@@ -10,8 +10,9 @@
  * PostgreSQL already computes after rewriting: ExecutorCheckPerms_hook sees
  * selectedCols, insertedCols and updatedCols of every range-table entry
  * (views are expanded to the tables under them, inheritance children carry
- * translated column sets), and it is called by ExecutorStart, by COPY
- * table TO/FROM and by the RI checks.  Rule actions are separate queries
+ * translated column sets; from PostgreSQL 16 on the guard translates the
+ * parent's sets itself, see child_perms), and it is called by
+ * ExecutorStart, by COPY table TO/FROM and by the RI checks.  Rule actions are separate queries
  * with their own range tables, in which the rewriter has marked the OLD
  * and NEW columns they use.  A view counts as reading every column its
  * definition references, whichever of its columns the outer query uses:
@@ -117,6 +118,7 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
+#include "nodes/pathnodes.h"
 #include "nodes/plannodes.h"
 #include "optimizer/planner.h"
 #include "parser/parsetree.h"
@@ -140,15 +142,6 @@
 #include "guc.h"
 #include "labels.h"
 #include "lineage.h"
-
-/*
- * PostgreSQL 16 moved the column sets into RTEPermissionInfo and gave
- * ExecutorCheckPerms_hook a third argument; collect_rtable and the hook
- * must be ported (children get no RTEPermissionInfo of their own there).
- */
-#ifdef BT_HAVE_PERMINFO
-#error "guard.c reads column sets from RangeTblEntry: port it to RTEPermissionInfo"
-#endif
 
 /* One classified column a statement reads or writes. */
 typedef struct BtGuardColumn
@@ -510,8 +503,9 @@ note_deferred_reads(BtGuardSet *set, Oid relid, const Bitmapset *cols)
  * line: most relations have none of them.
  */
 static pg_noinline void
-collect_executor_reads(BtGuardSet *set, RangeTblEntry *rte, Index rti,
-					   int relflags, PlannedStmt *pstmt)
+collect_executor_reads(BtGuardSet *set, RangeTblEntry *rte,
+					   const BtRtePerms *perms, Index rti, int relflags,
+					   PlannedStmt *pstmt)
 {
 	bool		is_update = false;
 	bool		is_delete = false;
@@ -530,13 +524,13 @@ collect_executor_reads(BtGuardSet *set, RangeTblEntry *rte, Index rti,
 				is_delete = true;
 				break;
 			case CMD_MERGE:
-				is_update = (rte->requiredPerms & ACL_UPDATE) != 0 ||
-					rte->requiredPerms == 0;
-				is_delete = (rte->requiredPerms & ACL_DELETE) != 0;
+				is_update = (perms->required & ACL_UPDATE) != 0 ||
+					perms->required == 0;
+				is_delete = (perms->required & ACL_DELETE) != 0;
 				break;
 			case CMD_INSERT:
 				/* ON CONFLICT DO UPDATE updates the conflicting row */
-				is_update = (rte->requiredPerms & ACL_UPDATE) != 0;
+				is_update = (perms->required & ACL_UPDATE) != 0;
 				break;
 			default:
 				break;
@@ -551,7 +545,7 @@ collect_executor_reads(BtGuardSet *set, RangeTblEntry *rte, Index rti,
 		if (is_update)
 		{
 			bt_guard_reads_target(rte->relid, relflags, true,
-								  rte->updatedCols, &reads);
+								  perms->updated, &reads);
 			set_add_read_cols(set, rte->relid, reads.cols);
 			if (reads.deferred != NULL)
 				note_deferred_reads(set, rte->relid, reads.deferred);
@@ -567,14 +561,83 @@ collect_executor_reads(BtGuardSet *set, RangeTblEntry *rte, Index rti,
 }
 
 /*
- * Add the classified columns of a range table's permission information:
- * selectedCols are read, insertedCols and updatedCols written; and what
- * the executor reads beyond that (collect_executor_reads), pstmt telling
- * the targets (NULL: none).  One cache lookup per relation; nothing is
- * allocated unless the set spills.
+ * A parent's column set in the column numbers of one of its inheritance
+ * children or partitions (whole row stays whole row); palloc'd in the
+ * current memory context.
+ */
+static Bitmapset *
+translate_to_child(const AppendRelInfo *appinfo, const Bitmapset *cols)
+{
+	Bitmapset  *result = NULL;
+	int			c;
+
+	if (cols == NULL)
+		return NULL;
+	if (bms_is_member(InvalidAttrNumber - FirstLowInvalidHeapAttributeNumber,
+					  cols))
+		result = bms_add_member(result,
+								InvalidAttrNumber - FirstLowInvalidHeapAttributeNumber);
+	for (c = 1; c <= appinfo->num_child_cols; c++)
+	{
+		AttrNumber	p = appinfo->parent_colnos[c - 1];
+
+		if (p > 0 && bms_is_member(p - FirstLowInvalidHeapAttributeNumber, cols))
+			result = bms_add_member(result, c - FirstLowInvalidHeapAttributeNumber);
+	}
+	return result;
+}
+
+/*
+ * The column sets of range-table entry rti, an inheritance child or
+ * partition without permission information of its own (PostgreSQL 16 and
+ * later give it none): its parent's, translated through the plan's
+ * AppendRelInfos, up to the ancestor that has them; no required
+ * permissions, as before 16.  A label on a child's column then counts
+ * when the statement names the parent, as before 16.  Returns false if
+ * the plan says nothing of rti (a parallel worker's copy of a plan has no
+ * AppendRelInfos; the leader judged it).
+ */
+static bool
+child_perms(List *rangeTable, List *permInfos, List *appendRels, Index rti,
+			BtRtePerms *perms)
+{
+	ListCell   *lc;
+
+	foreach(lc, appendRels)
+	{
+		AppendRelInfo *appinfo = lfirst_node(AppendRelInfo, lc);
+		RangeTblEntry *prte;
+		BtRtePerms	parent;
+
+		if (appinfo->child_relid != rti)
+			continue;
+		prte = rt_fetch(appinfo->parent_relid, rangeTable);
+		if (!bt_rte_perms(permInfos, prte, &parent) &&
+			!child_perms(rangeTable, permInfos, appendRels,
+						 appinfo->parent_relid, &parent))
+			return false;
+		perms->selected = translate_to_child(appinfo, parent.selected);
+		perms->inserted = translate_to_child(appinfo, parent.inserted);
+		perms->updated = translate_to_child(appinfo, parent.updated);
+		perms->extra_updated = translate_to_child(appinfo, parent.extra_updated);
+		perms->required = 0;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Add the classified columns of a range table's permission information
+ * (permInfos: the RTEPermissionInfo list, NIL before 16): the selected
+ * columns are read, the inserted and updated ones written; and what the
+ * executor reads beyond that (collect_executor_reads), pstmt telling the
+ * targets (NULL: none).  One cache lookup per relation; nothing is
+ * allocated unless the set spills or a classified child's sets must be
+ * translated.
  */
 static void
-collect_rtable(BtGuardSet *set, List *rangeTable, PlannedStmt *pstmt)
+collect_rtable(BtGuardSet *set, List *rangeTable, List *permInfos,
+			   PlannedStmt *pstmt)
 {
 	ListCell   *lc;
 	Index		rti = 0;
@@ -583,6 +646,7 @@ collect_rtable(BtGuardSet *set, List *rangeTable, PlannedStmt *pstmt)
 	{
 		RangeTblEntry *rte = lfirst_node(RangeTblEntry, lc);
 		BtLabelsRelation rel;
+		BtRtePerms	perms;
 		int			relflags;
 
 		rti++;
@@ -591,17 +655,22 @@ collect_rtable(BtGuardSet *set, List *rangeTable, PlannedStmt *pstmt)
 		bt_labels_relation_lookup(rte->relid, &rel);
 		if (rel.categories == 0)
 			continue;
+		if (!bt_rte_perms(permInfos, rte, &perms) &&
+			!(starting_pstmt != NULL && starting_pstmt->rtable == rangeTable &&
+			  child_perms(rangeTable, permInfos, starting_pstmt->appendRelations,
+						  rti, &perms)))
+			continue;
 
 		relflags = rel.relflags;
 		set_add_relation(set, rte->relid);
-		set_add_classified(set, rte->relid, &rel, rte->selectedCols, true, false);
-		set_add_classified(set, rte->relid, &rel, rte->insertedCols, false, true);
-		set_add_classified(set, rte->relid, &rel, rte->updatedCols, false, true);
-		set_add_classified(set, rte->relid, &rel, rte->extraUpdatedCols, false, true);
+		set_add_classified(set, rte->relid, &rel, perms.selected, true, false);
+		set_add_classified(set, rte->relid, &rel, perms.inserted, false, true);
+		set_add_classified(set, rte->relid, &rel, perms.updated, false, true);
+		set_add_classified(set, rte->relid, &rel, perms.extra_updated, false, true);
 		if (relflags & (BT_LABELS_REL_TRIGGERS | BT_LABELS_REL_CHECKS |
 						BT_LABELS_REL_INDEXES | BT_LABELS_REL_RLS |
 						BT_LABELS_REL_GENERATED))
-			collect_executor_reads(set, rte, rti, relflags, pstmt);
+			collect_executor_reads(set, rte, &perms, rti, relflags, pstmt);
 	}
 }
 
@@ -907,13 +976,13 @@ guard_check_first(bool ereport_on_violation, bool judge, bool own_reads)
 
 /* guard_check for a later check of the statement: collect, then decide */
 static pg_noinline bool
-guard_check_more(List *rangeTable, PlannedStmt *pstmt,
+guard_check_more(List *rangeTable, List *permInfos, PlannedStmt *pstmt,
 				 bool ereport_on_violation, bool judge, bool own_reads)
 {
 	BtGuardSet	new_set;
 
 	set_init(&new_set, CurrentMemoryContext);
-	collect_rtable(&new_set, rangeTable, pstmt);
+	collect_rtable(&new_set, rangeTable, permInfos, pstmt);
 	return guard_decide(&new_set, ereport_on_violation, judge, own_reads);
 }
 
@@ -935,8 +1004,8 @@ guard_check_more(List *rangeTable, PlannedStmt *pstmt,
  * way, leaves the statement set empty as it was.
  */
 static bool
-guard_check(List *rangeTable, PlannedStmt *pstmt, bool ereport_on_violation,
-			bool judge, bool own_reads)
+guard_check(List *rangeTable, List *permInfos, PlannedStmt *pstmt,
+			bool ereport_on_violation, bool judge, bool own_reads)
 {
 	int			read_cats;
 	int			write_cats;
@@ -947,14 +1016,14 @@ guard_check(List *rangeTable, PlannedStmt *pstmt, bool ereport_on_violation,
 										 ALLOCSET_SMALL_SIZES);
 
 	if (stmt_dirty)
-		return guard_check_more(rangeTable, pstmt, ereport_on_violation,
-								judge, own_reads);
+		return guard_check_more(rangeTable, permInfos, pstmt,
+								ereport_on_violation, judge, own_reads);
 
 	/* a collection that failed half-way may have spilled */
 	if (stmt_set.spilled)
 		MemoryContextReset(stmt_cxt);
 	set_init(&stmt_set, stmt_cxt);
-	collect_rtable(&stmt_set, rangeTable, pstmt);
+	collect_rtable(&stmt_set, rangeTable, permInfos, pstmt);
 
 	read_cats = stmt_set.read_cats;
 	write_cats = stmt_set.write_cats;
@@ -1120,7 +1189,8 @@ remember_portal(QueryDesc *queryDesc)
 	BtGuardPortal *gp;
 
 	gp = new_portal_set(queryDesc->estate->es_query_cxt, queryDesc, NULL);
-	collect_rtable(&gp->set, queryDesc->plannedstmt->rtable, NULL);
+	collect_rtable(&gp->set, queryDesc->plannedstmt->rtable,
+				   BT_PLAN_PERM_INFOS(queryDesc->plannedstmt), NULL);
 }
 
 /*
@@ -1211,13 +1281,13 @@ judge_held_fetch(FetchStmt *stmt)
  * back instead of an error.
  */
 static bool
-bt_ExecutorCheckPerms(List *rangeTable, bool ereport_on_violation)
+bt_ExecutorCheckPerms(BT_EXECUTOR_CHECK_PERMS_PARAMS)
 {
 	ListCell   *lc;
 	PlannedStmt *pstmt = NULL;
 
 	if (prev_ExecutorCheckPerms != NULL &&
-		!prev_ExecutorCheckPerms(rangeTable, ereport_on_violation))
+		!prev_ExecutorCheckPerms(BT_EXECUTOR_CHECK_PERMS_ARGS))
 		return false;
 
 	/* the access-log writer's own statements are not judged */
@@ -1252,10 +1322,11 @@ bt_ExecutorCheckPerms(List *rangeTable, bool ereport_on_violation)
 	if (starting_pstmt != NULL && starting_pstmt->rtable == rangeTable)
 		pstmt = starting_pstmt;
 	if (IsParallelWorker() && nesting_level <= 1)
-		return guard_check(rangeTable, pstmt, ereport_on_violation, false,
-						   false);
+		return guard_check(rangeTable, BT_HOOK_PERM_INFOS, pstmt,
+						   ereport_on_violation, false, false);
 
-	if (!guard_check(rangeTable, pstmt, ereport_on_violation, bt_guard, true))
+	if (!guard_check(rangeTable, BT_HOOK_PERM_INFOS, pstmt,
+					 ereport_on_violation, bt_guard, true))
 		return false;
 	if (pstmt != NULL)
 		starting_classified = true;
@@ -1316,8 +1387,7 @@ bt_ExecutorStart(QueryDesc *queryDesc, int eflags)
  * COMMIT), judge the portal's columns with the statement doing that.
  */
 static void
-bt_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
-			   bool execute_once)
+bt_ExecutorRun(BT_EXECUTOR_RUN_PARAMS)
 {
 	if (!dlist_is_empty(&guard_portals) && ActivePortal != NULL &&
 		ActivePortal->queryDesc == queryDesc)
@@ -1327,9 +1397,9 @@ bt_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	PG_TRY();
 	{
 		if (prev_ExecutorRun)
-			prev_ExecutorRun(queryDesc, direction, count, execute_once);
+			prev_ExecutorRun(BT_EXECUTOR_RUN_ARGS);
 		else
-			standard_ExecutorRun(queryDesc, direction, count, execute_once);
+			standard_ExecutorRun(BT_EXECUTOR_RUN_ARGS);
 	}
 	PG_FINALLY();
 	{

@@ -54,6 +54,7 @@
 #include "utils/rls.h"
 #include "utils/syscache.h"
 
+#include "compat.h"
 #include "guard_reads.h"
 #include "labels.h"
 
@@ -294,13 +295,11 @@ alter_table_columns(AlterTableCmd *cmd, BtRawCols *ctx)
 {
 	ListCell   *lc;
 
-	if (cmd->def == NULL && cmd->subtype != AT_ValidateConstraint &&
-		cmd->subtype != AT_ValidateConstraintRecurse)
+	if (cmd->def == NULL && bt_alter_table_subtype(cmd) != AT_ValidateConstraint)
 		return;
-	switch (cmd->subtype)
+	switch (bt_alter_table_subtype(cmd))
 	{
 		case AT_AddConstraint:
-		case AT_AddConstraintRecurse:
 			if (IsA(cmd->def, Constraint))
 			{
 				Constraint *con = (Constraint *) cmd->def;
@@ -310,11 +309,9 @@ alter_table_columns(AlterTableCmd *cmd, BtRawCols *ctx)
 			}
 			break;
 		case AT_ValidateConstraint:
-		case AT_ValidateConstraintRecurse:
 			constraint_columns(ctx->relid, cmd->name, &ctx->cols);
 			break;
 		case AT_AddColumn:
-		case AT_AddColumnRecurse:
 			if (IsA(cmd->def, ColumnDef))
 			{
 				foreach(lc, ((ColumnDef *) cmd->def)->constraints)
@@ -452,8 +449,7 @@ bt_guard_copies_utility(Node *parsetree)
 			target = cmd->name;
 			(void) raw_column_walker(((ColumnDef *) cmd->def)->raw_default, &ctx);
 		}
-		else if (cmd->subtype == AT_AddColumn ||
-				 cmd->subtype == AT_AddColumnRecurse)
+		else if (bt_alter_table_subtype(cmd) == AT_AddColumn)
 		{
 			target = ((ColumnDef *) cmd->def)->colname;
 			foreach(lc2, ((ColumnDef *) cmd->def)->constraints)

@@ -5,9 +5,10 @@
  *
  * All settings are defined here, once, from _PG_init.  Check hooks report
  * through GUC_check_errdetail and never throw; whatever they allocate for
- * *extra comes from malloc, as guc.c requires.  Assign hooks cannot fail and
- * do no catalog work or I/O: a change of biotoken.guard or biotoken.scope
- * only raises a flag that the guard turns into an access-log record.
+ * *extra comes from BT_GUC_MALLOC (compat.h), as guc.c requires.  Assign
+ * hooks cannot fail and do no catalog work or I/O: a change of
+ * biotoken.guard or biotoken.scope only raises a flag that the guard turns
+ * into an access-log record.
  *
  * No setting ever holds key bytes: biotoken.key_file and biotoken.key_command
  * say where the key material is, not what it is.
@@ -27,6 +28,7 @@
 #include "utils/elog.h"
 #include "utils/guc.h"
 
+#include "compat.h"
 #include "guc.h"
 
 char	   *bt_key_file = NULL;
@@ -166,7 +168,7 @@ check_template_bits(char **newval, void **extra, GucSource source)
 		}
 	}
 
-	parsed = (int *) malloc(sizeof(int));
+	parsed = (int *) BT_GUC_MALLOC(sizeof(int));
 	if (parsed == NULL)
 		return false;
 	*parsed = (int) bits;
@@ -204,7 +206,7 @@ assign_scope(int newval, void *extra)
 static void
 assign_allow_drop(bool newval, void *extra)
 {
-	allow_drop_lxid = (newval && MyProc != NULL) ? MyProc->lxid :
+	allow_drop_lxid = (newval && MyProc != NULL) ? BT_MY_LXID :
 		InvalidLocalTransactionId;
 }
 
@@ -218,7 +220,7 @@ bt_guc_allow_drop_in_force(void)
 {
 	return bt_allow_drop && MyProc != NULL &&
 		allow_drop_lxid != InvalidLocalTransactionId &&
-		allow_drop_lxid == MyProc->lxid;
+		allow_drop_lxid == BT_MY_LXID;
 }
 
 static void

@@ -67,6 +67,7 @@
 #include "audit.h"
 #include "biotoken.h"
 #include "catalog.h"
+#include "compat.h"
 #include "labels.h"
 #include "lineage.h"
 
@@ -165,7 +166,7 @@ bt_lineage_delete_rows(Oid lineage_oid, Oid relid, AttrNumber attnum)
 				Anum_bt_lineage_attnum,
 				BTEqualStrategyNumber, F_INT2EQ,
 				Int16GetDatum(attnum));
-	scan = systable_beginscan(rel, RelationGetPrimaryKeyIndex(rel), true,
+	scan = systable_beginscan(rel, BT_PRIMARY_KEY_INDEX(rel), true,
 							  NULL, attnum > 0 ? 2 : 1, key);
 	while (HeapTupleIsValid(tup = systable_getnext(scan)))
 		CatalogTupleDelete(rel, &tup->t_self);

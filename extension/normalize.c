@@ -42,10 +42,10 @@
 #include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
 #include "parser/scanner.h"
-#include "parser/gram.h"
 #include "parser/parser.h"
 #include "parser/scansup.h"
 
+#include "compat.h"
 #include "normalize.h"
 
 typedef enum BtTokenKind
@@ -76,28 +76,19 @@ typedef struct BtTokens
 #define BT_DATA_IDENT_DIGITS	6
 
 static BtTokenKind
-token_kind(const char *stmt, int tok, int location, int length)
+token_kind(const char *stmt, int location, int length)
 {
 	int			digits = 0;
 	int			i;
 
-	switch (tok)
+	switch (bt_core_token_class(stmt, location, length))
 	{
-		case ICONST:
-		case FCONST:
-		case SCONST:
-		case USCONST:
-		case BCONST:
-		case XCONST:
+		case BT_CORE_CONST:
 			return BT_TOKEN_LITERAL;
-		case NCHAR:
+		case BT_CORE_NCHAR:
 			/* N'...' comes as the keyword NCHAR spelled with one letter */
-			return length == 1 ? BT_TOKEN_NCHAR : BT_TOKEN_OTHER;
-		case IDENT:
-		case UIDENT:
-			if (stmt[location] != '"' && stmt[location] != 'u' &&
-				stmt[location] != 'U')
-				return BT_TOKEN_OTHER;
+			return BT_TOKEN_NCHAR;
+		case BT_CORE_QUOTED_IDENT:
 			for (i = location; i < location + length; i++)
 				if (stmt[i] >= '0' && stmt[i] <= '9')
 					digits++;
@@ -151,8 +142,9 @@ lex_statement(const char *stmt, bool conforming, BtTokens *out)
 			t = &out->tokens[out->ntokens++];
 			t->location = yylloc;
 			t->length = strlen(yyextra.scanbuf + yylloc);
-			t->kind = token_kind(yyextra.scanbuf, tok, t->location, t->length);
-			if (tok == PARAM && yylval.ival > out->maxparam)
+			t->kind = token_kind(stmt, t->location, t->length);
+			if (bt_core_token_class(stmt, t->location, t->length) == BT_CORE_PARAM &&
+				yylval.ival > out->maxparam)
 				out->maxparam = yylval.ival;
 		}
 		scanner_finish(yyscanner);

@@ -17,6 +17,9 @@
 #                     PostgreSQL).  Lets several people test in parallel.
 #                     Must be readable by the postgres user (e.g. under /tmp).
 #   PG_CONFIG         pg_config to use (default: pg_config on PATH).
+#   BT_PG_MAJOR       the PostgreSQL major whose Debian packages
+#                     ensure_packages installs (default 15; chroot.sh sets
+#                     it inside the chroot of another major).
 #   BT_SKIP_PACKAGES  1 = do not check or install Debian packages.
 #   BT_SKIP_BUILD     1 = run_tests.sh/demo.sh do not build or install.
 #   BT_PRELOAD        shared_preload_libraries of every start (default biotoken).
@@ -110,15 +113,13 @@ unset LANGUAGE
 # connection settings inherited from a parent (e.g. run_tests.sh's server).
 unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGSERVICE PGOPTIONS PGPASSWORD
 
-BT_PACKAGES=(
-    make gcc libc6-dev libssl-dev
-    postgresql-common postgresql-client-15
-    postgresql-15 postgresql-server-dev-15
-    postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
-    postgresql-15-pgaudit
-    util-linux coreutils
-    python3-psycopg
-)
+# The PostgreSQL major version the packages are for: 15 on the host
+# (Debian 12); chroot.sh sets it for the chroots of the other majors.
+BT_PG_MAJOR="${BT_PG_MAJOR:-15}"
+# shellcheck source=tests/harness/packages.sh
+. "$BT_HARNESS_DIR/packages.sh"
+mapfile -t BT_PACKAGES < <(bt_packages "$BT_PG_MAJOR")
+mapfile -t BT_OPTIONAL_PACKAGES < <(bt_optional_packages "$BT_PG_MAJOR")
 
 BT_PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 
@@ -146,7 +147,7 @@ bt_find_bindir() {
         return 0
     fi
     if ! command -v "$PG_CONFIG" >/dev/null 2>&1; then
-        bt_say "pg_config ($PG_CONFIG) not found; install postgresql-server-dev-15"
+        bt_say "pg_config ($PG_CONFIG) not found; install postgresql-server-dev-$BT_PG_MAJOR"
         return 1
     fi
     BT_BINDIR="$("$PG_CONFIG" --bindir)" || return 1
@@ -161,24 +162,21 @@ bt_find_bindir() {
 #	is missing.
 #
 ensure_packages() {
-    local pkg missing=()
+    local pkg cmd missing=() optional=()
 
     if [[ "${BT_SKIP_PACKAGES:-0}" == 1 ]]; then
         return 0
     fi
-    # The driver tests need node and npm; a machine may have them from
-    # elsewhere (NodeSource's nodejs bundles npm), so ask for Debian's only
-    # when the commands are missing.
-    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-        missing+=(nodejs npm)
-    fi
+    while read -r cmd pkg; do
+        command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+    done < <(bt_command_packages)
     for pkg in "${BT_PACKAGES[@]}"; do
-        # dpkg -s also succeeds for a removed package whose conffiles
-        # remain, so look at the status line, not just the exit code.
-        if ! dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed'; then
-            missing+=("$pkg")
-        fi
+        bt_pkg_installed "$pkg" || missing+=("$pkg")
     done
+    for pkg in "${BT_OPTIONAL_PACKAGES[@]}"; do
+        bt_pkg_installed "$pkg" || optional+=("$pkg")
+    done
+    # An optional package the archive lacks never causes apt work.
     if ((${#missing[@]} == 0)); then
         return 0
     fi
@@ -186,12 +184,23 @@ ensure_packages() {
         bt_say "missing packages: ${missing[*]} (run as root to install them)"
         return 1
     fi
-    bt_say "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     # Wait for a dpkg lock held by another apt run instead of failing.
     apt-get -o DPkg::Lock::Timeout=300 update -q || return 1
+    for pkg in "${optional[@]}"; do
+        if apt-cache show "$pkg" >/dev/null 2>&1; then
+            missing+=("$pkg")
+        fi
+    done
+    bt_say "installing: ${missing[*]}"
     apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends \
         "${missing[@]}" || return 1
+}
+
+# dpkg -s also succeeds for a removed package whose conffiles remain, so
+# look at the status line, not just the exit code.
+bt_pkg_installed() {
+    dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'
 }
 
 #
@@ -328,7 +337,7 @@ init_cluster() {
 # Write the settings of one start: harness defaults, then BT_EXTRA_CONF,
 # then the caller's lines; PostgreSQL takes the last value of a setting.
 bt_write_conf() {
-    local port="$1" line libdir
+    local port="$1" line libdir sharedir
     shift
     {
         echo "# written by tests/harness/common.sh for each start"
@@ -347,10 +356,16 @@ bt_write_conf() {
         echo "biotoken.key_file = $(bt_conf_quote "$BT_KEY_FILE")"
         if [[ -n "${BT_DESTDIR:-}" ]]; then
             libdir="$("$PG_CONFIG" --pkglibdir)" || return 1
-            # Debian's PostgreSQL looks for control and script files under
-            # extension_destdir first; the preload library is found through
-            # dynamic_library_path.
-            echo "extension_destdir = $(bt_conf_quote "$BT_DESTDIR")"
+            # Debian's PostgreSQL up to 17 looks for control and script
+            # files under extension_destdir first; 18 has none, but a path
+            # of its own (each entry a share directory, "extension" added).
+            # The preload library is found through dynamic_library_path.
+            if (($("$PG_CONFIG" --version | sed 's/^PostgreSQL \([0-9]*\).*/\1/') >= 18)); then
+                sharedir="$("$PG_CONFIG" --sharedir)" || return 1
+                echo "extension_control_path = $(bt_conf_quote "$BT_DESTDIR$sharedir:\$system")"
+            else
+                echo "extension_destdir = $(bt_conf_quote "$BT_DESTDIR")"
+            fi
             echo "dynamic_library_path = $(bt_conf_quote "$BT_DESTDIR$libdir:\$libdir")"
         fi
         if [[ -n "${BT_EXTRA_CONF:-}" ]]; then
