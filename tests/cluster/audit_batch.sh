@@ -45,27 +45,9 @@ SQL
 bt_psql -d regress_batch -c "SELECT audit_probe_write('label', 0, 0, NULL, NULL)" >/dev/null \
     || tap_bail "the first record was not written"
 
-LOCKED="$BT_TMPDIR/locked"
 # hold the log until the batch is queued (the file "release" appears)
-(
-    bt_psql -d regress_batch -q <<SQL
-BEGIN;
-LOCK TABLE biotoken.access_log IN EXCLUSIVE MODE;
-\! touch $LOCKED
-DO \$\$ BEGIN
-    WHILE (pg_stat_file('$BT_TMPDIR/release', true)).size IS NULL LOOP
-        PERFORM pg_sleep(0.05);
-    END LOOP;
-END \$\$;
-COMMIT;
-SQL
-) &
-locker=$!
-for ((i = 0; i < 200; i++)); do
-    [[ -e $LOCKED ]] && break
-    sleep 0.05
-done
-[[ -e $LOCKED ]] || tap_bail "the log was not locked"
+lock_access_log regress_batch "$BT_TMPDIR/release" || tap_bail "the log was not locked"
+locker=$BT_LOCKER_PID
 
 # PGAPPNAME empty: as small a record as can be
 PGAPPNAME= psql -X -q -At -U rb -d regress_batch -c 'CALL r()' -c 'CALL g()' \

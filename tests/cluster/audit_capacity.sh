@@ -70,24 +70,8 @@ LOCKED="$BT_TMPDIR/locked"
     -c "SELECT audit_probe_write('label', 0, 0, NULL, '{\"n\": \"stuck\"}')" >"$BT_TMPDIR/stuck.out" 2>&1) &
 stuck=$!
 sleep 0.5
-(
-    bt_psql -d regress_cap1 -q <<SQL
-BEGIN;
-LOCK TABLE biotoken.access_log IN EXCLUSIVE MODE;
-\! touch $LOCKED
-DO \$\$ BEGIN
-    WHILE (pg_stat_file('$REL', true)).size IS NULL LOOP
-        PERFORM pg_sleep(0.05);
-    END LOOP;
-END \$\$;
-COMMIT;
-SQL
-) &
-locker=$!
-for ((i = 0; i < 200; i++)); do
-    [[ -e $LOCKED ]] && break
-    sleep 0.05
-done
+lock_access_log regress_cap1 "$REL" "$LOCKED" || tap_bail "the log was not locked"
+locker=$BT_LOCKER_PID
 sleep 0.5
 out="$(record 2 no-slot || true)"
 tap_ok "a database that gets no writer is refused, naming biotoken.audit_writers" \

@@ -46,26 +46,8 @@ tap_ok "the writer did not leave for it (pid $before, then '$after')" \
 
 # --- the owner, cancelled while waiting for a writer that cannot leave
 REL="$BT_TMPDIR/release"
-LOCKED="$BT_TMPDIR/locked"
-(
-    bt_psql -d regress_hold -q <<SQL
-BEGIN;
-LOCK TABLE biotoken.access_log IN EXCLUSIVE MODE;
-\! touch $LOCKED
-DO \$\$ BEGIN
-    WHILE (pg_stat_file('$REL', true)).size IS NULL LOOP
-        PERFORM pg_sleep(0.05);
-    END LOOP;
-END \$\$;
-COMMIT;
-SQL
-) &
-locker=$!
-for ((i = 0; i < 200; i++)); do
-    [[ -e $LOCKED ]] && break
-    sleep 0.05
-done
-[[ -e $LOCKED ]] || tap_bail "the log was not locked"
+lock_access_log regress_hold "$REL" || tap_bail "the log was not locked"
+locker=$BT_LOCKER_PID
 # a record the writer has queued but cannot write while the lock is held
 record queued &
 client=$!

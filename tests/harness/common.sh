@@ -479,6 +479,38 @@ server_log_tail() {
 }
 
 #
+# lock_access_log DB RELEASE [LOCKED]
+#	Hold biotoken.access_log of database DB in EXCLUSIVE mode from a
+#	background session until the file RELEASE appears, so that the
+#	writer cannot insert; sets BT_LOCKER_PID.  The file LOCKED (default: a
+#	new name) appears once the lock is held.  Returns non-zero if the lock
+#	was not taken within 10 seconds.
+#
+lock_access_log() {
+    local db="$1" release="$2" locked="${3:-}" i
+    [[ -n "$locked" ]] || locked="$(mktemp -u "$BT_TMPDIR/locked.XXXXXX")"
+    (
+        bt_psql -d "$db" -q <<SQL
+BEGIN;
+LOCK TABLE biotoken.access_log IN EXCLUSIVE MODE;
+\! touch $locked
+DO \$\$ BEGIN
+    WHILE (pg_stat_file('$release', true)).size IS NULL LOOP
+        PERFORM pg_sleep(0.05);
+    END LOOP;
+END \$\$;
+COMMIT;
+SQL
+    ) &
+    BT_LOCKER_PID=$!
+    for ((i = 0; i < 200; i++)); do
+        [[ -e $locked ]] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+#
 # TAP output for tests/cluster/*.sh.  run_tests.sh counts the "ok" and
 # "not ok" lines and checks them against the plan; a script that dies
 # early therefore fails even though it printed no "not ok".
