@@ -58,6 +58,7 @@
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "executor/executor.h"
+#include "funcapi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "optimizer/planner.h"
@@ -1942,4 +1943,76 @@ bt_audit_init(void)
 	ExecutorStart_hook = bt_ExecutorStart;
 	prev_ProcessUtility = ProcessUtility_hook;
 	ProcessUtility_hook = bt_ProcessUtility;
+}
+
+PG_FUNCTION_INFO_V1(biotoken_access_log_status);
+
+/*
+ * SQL: biotoken.access_log_status(OUT queued int, OUT oldest_queued_at
+ *		timestamptz, OUT writer_pid int, OUT writer_state text,
+ *		OUT waiting_for_writer_since timestamptz)
+ *
+ * This database's access-log queue, for monitoring: how many records wait
+ * for the writer and since when (the writer's lag), and the writer.  Reads
+ * shared memory under the queue lock in shared mode; no records, no
+ * statement text, nothing secret.  All NULL but queued = 0 when the
+ * database has no queue.
+ */
+Datum
+biotoken_access_log_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Datum		values[5];
+	bool		nulls[5] = {false, true, true, false, true};
+	int			queued = 0;
+	int			state = BT_WRITER_NONE;
+	int			pid = 0;
+	TimestampTz oldest = 0;
+	TimestampTz wants = 0;
+	int			i;
+
+	bt_require_preloaded();
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	if (bt_audit_shared != NULL)
+	{
+		LWLockAcquire(bt_audit_shared->lock, LW_SHARED);
+		for (i = 0; i < bt_audit_shared->nqueues; i++)
+		{
+			BtAuditQueue *q = &bt_audit_shared->queues[i];
+
+			if (q->dboid != MyDatabaseId)
+				continue;
+			queued = q->nentries;
+			oldest = q->nentries > 0 ? q->pending_since : 0;
+			state = q->writer_state;
+			pid = q->writer_pid;
+			wants = q->wants_writer_since;
+			break;
+		}
+		LWLockRelease(bt_audit_shared->lock);
+	}
+
+	values[0] = Int32GetDatum(queued);
+	if (oldest != 0)
+	{
+		values[1] = TimestampTzGetDatum(oldest);
+		nulls[1] = false;
+	}
+	if (state != BT_WRITER_NONE && pid != 0)
+	{
+		values[2] = Int32GetDatum(pid);
+		nulls[2] = false;
+	}
+	values[3] = CStringGetTextDatum(state == BT_WRITER_RUNNING ? "running" :
+									state == BT_WRITER_STARTING ? "starting" :
+									"none");
+	if (wants != 0)
+	{
+		values[4] = TimestampTzGetDatum(wants);
+		nulls[4] = false;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -293,3 +293,30 @@ COMMENT ON COLUMN biotoken.grant_history.uses IS
 	'statements (and cursor fetches) the grant let through: its "allowed" rows in biotoken.access_log';
 REVOKE ALL ON biotoken.grant_history FROM PUBLIC;
 GRANT SELECT ON biotoken.grant_history TO biotoken_auditor, biotoken_admin;
+
+-- Monitoring: this database's access-log queue and writer, and the log's
+-- events per hour.
+CREATE FUNCTION biotoken.access_log_status(OUT queued int,
+	OUT oldest_queued_at timestamptz, OUT writer_pid int,
+	OUT writer_state text, OUT waiting_for_writer_since timestamptz)
+	AS 'MODULE_PATHNAME', 'biotoken_access_log_status'
+	LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION biotoken.access_log_status() IS
+	'this database''s access-log queue (records waiting, since when) and writer';
+REVOKE ALL ON FUNCTION biotoken.access_log_status() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION biotoken.access_log_status() TO biotoken_auditor, biotoken_admin;
+
+CREATE VIEW biotoken.access_log_hourly AS
+	SELECT pg_catalog.date_trunc('hour', logged_at) AS hour,
+		   pg_catalog.count(*) FILTER (WHERE event OPERATOR(pg_catalog.=) 'refused') AS refused,
+		   pg_catalog.count(*) FILTER (WHERE event OPERATOR(pg_catalog.=) 'allowed') AS allowed,
+		   pg_catalog.count(*) FILTER (WHERE event OPERATOR(pg_catalog.=) 'grant') AS grants,
+		   pg_catalog.count(*) FILTER (WHERE event OPERATOR(pg_catalog.=) 'revoke') AS revokes,
+		   pg_catalog.count(*) FILTER (WHERE event OPERATOR(pg_catalog.=) 'read') AS reads,
+		   pg_catalog.count(*) AS events
+	  FROM biotoken.access_log
+	 GROUP BY 1;
+COMMENT ON VIEW biotoken.access_log_hourly IS
+	'refusals, allowed statements, grants, revocations and reads per hour, from the access log';
+REVOKE ALL ON biotoken.access_log_hourly FROM PUBLIC;
+GRANT SELECT ON biotoken.access_log_hourly TO biotoken_auditor, biotoken_admin;

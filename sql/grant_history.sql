@@ -33,8 +33,10 @@ SET SESSION AUTHORIZATION regress_biotoken_ghuser;
 SELECT count(face) FROM regress_gh.people WHERE national_id = 'A1';
 SELECT count(face) FROM regress_gh.people WHERE national_id = 'A1';
 SELECT count(face) FROM regress_gh.people WHERE national_id = 'A1';
--- an ordinary role cannot read the history
+-- an ordinary role cannot read the history, nor the monitoring
 SELECT count(*) FROM biotoken.grant_history;  -- fail
+SELECT count(*) FROM biotoken.access_log_hourly;  -- fail
+SELECT * FROM biotoken.access_log_status();  -- fail
 RESET SESSION AUTHORIZATION;
 
 SET SESSION AUTHORIZATION regress_biotoken_ghadmin;
@@ -62,6 +64,12 @@ SELECT event, session_user_name, current_user_name
   FROM biotoken.access_log
  WHERE grant_id IN (:g_used, :g_revoked, :g_expired) AND event IN ('grant', 'revoke')
  ORDER BY id;
+-- monitoring: events per hour and the writer's queue, for auditors
+SELECT sum(allowed) >= 3 AS allowed_counted, sum(grants) >= 3 AS grants_counted,
+       sum(events) = (SELECT count(*) FROM biotoken.access_log) AS all_counted
+  FROM biotoken.access_log_hourly;
+SELECT queued >= 0 AS has_queue_depth, writer_state IN ('none', 'starting', 'running') AS has_state
+  FROM biotoken.access_log_status();
 -- "who used grant N, for what, when": the log rows behind the count
 SELECT count(*) = (SELECT uses FROM biotoken.grant_history WHERE grant_id = :g_used) AS log_agrees
   FROM biotoken.access_log

@@ -18,7 +18,7 @@ set -euo pipefail
 # shellcheck source=tests/audit_probe/probe.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../audit_probe/probe.sh"
 
-tap_plan 11
+tap_plan 12
 
 init_cluster || tap_bail "could not create a cluster"
 audit_probe_build || tap_bail "could not build the audit probe"
@@ -73,6 +73,10 @@ sleep 0.5
 lock_access_log regress_cap1 "$REL" "$LOCKED" || tap_bail "the log was not locked"
 locker=$BT_LOCKER_PID
 sleep 0.5
+# monitoring sees the record waiting behind the lock, and since when
+status="$(bt_psql -d regress_cap1 -Atc "SELECT queued >= 1, oldest_queued_at IS NOT NULL
+    AND oldest_queued_at <= now() FROM biotoken.access_log_status()" 2>&1)"
+tap_is "$status" "t|t" "access_log_status shows the waiting record and its age"
 out="$(record 2 no-slot || true)"
 tap_ok "a database that gets no writer is refused, naming biotoken.audit_writers" \
     grep -q "all 1 (biotoken.audit_writers) were writing for other databases" <<<"$out"
