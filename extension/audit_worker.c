@@ -1889,7 +1889,10 @@ biotoken_prune_access_log(PG_FUNCTION_ARGS)
 	}
 	systable_endscan_ordered(scan);
 	if (!have_head)
-		elog(ERROR, "row " INT64_FORMAT " of the access log has no row_hash", before_id - 1);
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("row " INT64_FORMAT " of the access log has no row hash", before_id - 1),
+				 errhint("Run biotoken.verify_access_log() to find where the chain breaks; nothing was pruned.")));
 
 	/* the record of the act, committed first */
 	memset(&rec, 0, sizeof(rec));

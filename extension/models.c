@@ -173,7 +173,11 @@ load_model(const char *name, int32 model_id)
 		/* the table's CHECK constraints guarantee shape and length */
 		if (isnull || ARR_NDIM(mean) != 1 || ARR_HASNULL(mean) ||
 			ARR_DIMS(mean)[0] != dims || dims < 1)
-			elog(ERROR, "biotoken model profile %d is malformed", id);
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("biotoken model profile %d is malformed", id),
+					 errdetail("Its mean vector is not a one-dimensional array of %d values without nulls.",
+							   dims)));
 
 		if (model_cxt == NULL)
 			model_cxt = AllocSetContextCreate(CacheMemoryContext,
